@@ -1,0 +1,254 @@
+"""MATLAB-flavoured helpers shared by layers, trainingOptions and object displays.
+
+Name-Value parsing, argument validators that raise MATLAB-style messages, and the number and
+property formatting MATLAB uses when it displays an object (``format short``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+PropertyGroup = tuple[str | None, Sequence[tuple[str, str]]]
+"""A titled (or untitled) block of ``(name, value_text)`` pairs for format_properties."""
+
+_DTYPE_NAMES = {"float32": "single", "float64": "double", "bool": "logical"}
+
+
+class MString(str):
+    """A str that MATLAB would hold as a ``string`` (displayed "double quoted"), not a char."""
+
+
+def closest(name: str, names: Sequence[str]) -> str | None:
+    """The entry of ``names`` nearest to ``name`` (case-insensitive), or None if none is close."""
+    lowered = {n.lower(): n for n in names}
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+def unknown_name_message(name: str, names: Sequence[str], what: str) -> str:
+    """``'X' is not <what>. Did you mean 'Y'?``, or the list of valid names when none is close."""
+    guess = closest(name, names)
+    hint = f"Did you mean '{guess}'?" if guess else "Valid names are " + ", ".join(
+        f"'{n}'" for n in names) + "."
+    return f"'{name}' is not {what}. {hint}"
+
+
+def parse_name_value(args: tuple, kwargs: dict, allowed: Mapping[str, Any] | Sequence[str],
+                     where: str) -> dict:
+    """Merge MATLAB Name-Value pairs ``("Stride", 2)`` with keywords ``Stride=2``.
+
+    Names match case-insensitively and come back in the spelling of ``allowed``. When ``allowed``
+    is a mapping of defaults, the result starts from those defaults; otherwise it holds only the
+    names given. A repeated positional name keeps the last value, as MATLAB does; a name given
+    both positionally and as a keyword is an error.
+    """
+    canon = {n.lower(): n for n in allowed}
+    if len(args) % 2:
+        raise ValueError(f"Name-value arguments for {where} must come in pairs; "
+                         f"got {len(args)} positional values.")
+
+    def resolve(name: Any) -> str:
+        if not isinstance(name, str):
+            raise TypeError(f"Expected an option name (a string) for {where}, "
+                            f"got {type(name).__name__} {name!r}.")
+        if name.lower() not in canon:
+            raise ValueError(unknown_name_message(name, list(allowed),
+                                                  f"an option for {where}"))
+        return canon[name.lower()]
+
+    positional = {resolve(args[i]): args[i + 1] for i in range(0, len(args), 2)}
+    result = dict(allowed) if isinstance(allowed, Mapping) else {}
+    result.update(positional)
+    seen: set[str] = set()
+    for key, value in kwargs.items():
+        name = resolve(key)
+        if name in positional or name in seen:
+            raise ValueError(f"Option '{name}' for {where} is given more than once.")
+        seen.add(name)
+        result[name] = value
+    return result
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return _is_real(v) and math.isfinite(v) and float(v).is_integer()
+
+
+def _fail(name: str, expected: str, v: Any) -> ValueError:
+    shown = str(bool(v)).lower() if isinstance(v, bool | np.bool_) else format_value(v)
+    return ValueError(f"{name} must be {expected}, got {shown}.")
+
+
+def check_positive_int(name: str, v: Any) -> int:
+    """``v`` as an int, if it is an integer-valued number >= 1 (bools are not numbers here)."""
+    if not (_is_int(v) and v >= 1):
+        raise _fail(name, "a positive integer", v)
+    return int(v)
+
+
+def check_nonneg_int(name: str, v: Any) -> int:
+    """``v`` as an int, if it is an integer-valued number >= 0."""
+    if not (_is_int(v) and v >= 0):
+        raise _fail(name, "a nonnegative integer", v)
+    return int(v)
+
+
+def check_positive_real(name: str, v: Any, allow_inf: bool = False) -> float:
+    """``v`` as a float, if it is a real number > 0 (Inf only with ``allow_inf``)."""
+    if not (_is_real(v) and v > 0 and (allow_inf or math.isfinite(v))):
+        raise _fail(name, "a positive number" + (" or Inf" if allow_inf else ""), v)
+    return float(v)
+
+
+def check_nonneg_real(name: str, v: Any, allow_inf: bool = False) -> float:
+    """``v`` as a float, if it is a real number >= 0 (Inf only with ``allow_inf``)."""
+    if not (_is_real(v) and v >= 0 and (allow_inf or math.isfinite(v))):
+        raise _fail(name, "a nonnegative number" + (" or Inf" if allow_inf else ""), v)
+    return float(v)
+
+
+def check_in_range(name: str, v: Any, lo: float, hi: float, lo_open: bool = False,
+                   hi_open: bool = False) -> float:
+    """``v`` as a float, if it lies in the interval from ``lo`` to ``hi`` (closed by default)."""
+    ok = _is_real(v) and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)
+    if not ok:
+        interval = f"{'(' if lo_open else '['}{format_scalar(lo)}, {format_scalar(hi)}" \
+                   f"{')' if hi_open else ']'}"
+        raise _fail(name, f"a number in the range {interval}", v)
+    return float(v)
+
+
+def check_choice(name: str, v: Any, choices: Sequence[str]) -> str:
+    """The entry of ``choices`` equal to ``v`` ignoring case (so its spelling and str type win)."""
+    for choice in choices:
+        if isinstance(v, str) and v.lower() == choice.lower():
+            return choice
+    raise _fail(name, "one of " + ", ".join(format_value(c) for c in choices), v)
+
+
+def _int_vector(v: Any) -> list[int] | None:
+    """The elements of a scalar or 1-D sequence as ints, or None when any is not an integer."""
+    items = np.asarray(v, dtype=object).ravel().tolist() if not isinstance(v, str) else [v]
+    return [int(x) for x in items] if items and all(_is_int(x) for x in items) else None
+
+
+def to_pair(name: str, v: Any) -> tuple[int, int]:
+    """A positive scalar or 2-vector (Stride, FilterSize, PoolSize) as a 2-tuple of ints."""
+    items = _int_vector(v)
+    if items is None or len(items) not in (1, 2) or min(items) < 1:
+        raise _fail(name, "a positive integer or a vector of 2 positive integers", v)
+    return (items[0], items[-1])
+
+
+def to_padding(name: str, v: Any) -> tuple[int, int, int, int] | str:
+    """MATLAB Padding as (top, bottom, left, right): p, [a b] -> (a, a, b, b), [t b l r], 'same'."""
+    if isinstance(v, str) and v.lower() == "same":
+        return "same"
+    items = _int_vector(v)
+    if items is None or len(items) not in (1, 2, 4) or min(items) < 0:
+        raise _fail(name, "'same', a nonnegative integer or a vector of 2 or 4 nonnegative "
+                          "integers", v)
+    if len(items) == 2:
+        return (items[0], items[0], items[1], items[1])
+    return (items[0],) * 4 if len(items) == 1 else tuple(items)
+
+
+def format_scalar(x: Any) -> str:
+    """One number as MATLAB ``format short`` shows it in a property display."""
+    if isinstance(x, bool | np.bool_):
+        return "1" if x else "0"
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    if x.is_integer() and abs(x) <= 1e9:
+        return str(int(x))
+    return f"{x:.4f}" if 1e-3 <= abs(x) < 1e3 else f"{x:.4e}"
+
+
+def size_str(shape: Sequence[int], sep: str = "x") -> str:
+    """A size vector as MATLAB writes it: ``28x28x3`` (or with ``sep='×'``)."""
+    return sep.join(str(int(d)) for d in shape)
+
+
+def mat2str(v: Any) -> str:
+    """A vector in the Layer-array description style, two spaces apart: ``[1  1]``."""
+    items = np.asarray(v).ravel().tolist()
+    text = [str(int(x)) if _is_int(x) else f"{x:.15g}" for x in items]
+    return text[0] if len(text) == 1 else "[" + "  ".join(text) + "]"
+
+
+def format_value(v: Any) -> str:
+    """Any property value as MATLAB's object display shows it (``'none'``, ``[2 2]``, ``@f``...)."""
+    if isinstance(v, MString):
+        return f'"{v}"'
+    if isinstance(v, str):
+        return f"'{v}'"
+    if v is None:
+        return "[]"
+    if isinstance(v, bool | np.bool_) or _is_real(v):
+        return format_scalar(v)
+    if hasattr(v, "shape") and hasattr(v, "dtype"):
+        return _format_array(v)
+    if isinstance(v, list | tuple):
+        return _format_sequence(v)
+    if isinstance(v, dict):
+        return "[1×1 struct]"
+    if callable(v) and hasattr(v, "__name__"):
+        return "@" + v.__name__
+    return f"[1×1 {type(v).__name__}]"
+
+
+def _format_array(a: Any) -> str:
+    """An ndarray (or any array with shape, dtype and tolist, e.g. CuPy): short vectors inline."""
+    shape, dtype = tuple(a.shape), np.dtype(a.dtype)
+    if math.prod(shape) == 0:
+        return "[]"
+    if not shape:
+        return format_value(a.tolist())
+    if len(shape) == 1 and shape[0] <= 4 and dtype.kind in "biuf":
+        return "[" + " ".join(format_scalar(x) for x in a.tolist()) + "]"
+    shape = (1, shape[0]) if len(shape) == 1 else shape
+    return f"[{size_str(shape, '×')} {_DTYPE_NAMES.get(dtype.name, dtype.name)}]"
+
+
+def _format_sequence(items: list | tuple) -> str:
+    if not items:
+        return "[]"
+    if all(_is_real(x) or isinstance(x, bool | np.bool_) for x in items):
+        if len(items) > 4:
+            return f"[1×{len(items)} double]"
+        return "[" + " ".join(format_scalar(x) for x in items) + "]"
+    if all(isinstance(x, MString) for x in items):
+        quoted = [f'"{x}"' for x in items]
+        return quoted[0] if len(quoted) == 1 else "[" + "    ".join(quoted) + "]"
+    return f"{{1×{len(items)} cell}}"
+
+
+def format_properties(class_name: str, groups: Sequence[PropertyGroup],
+                      footer: str | None = None) -> str:
+    """MATLAB's object display: a header, then names right-aligned on one colon column.
+
+    ``groups`` is ``[(title or None, [(name, value_text), ...]), ...]``; groups are separated by
+    a blank line and a titled group starts with its title indented by 3 spaces.
+    """
+    width = max((len(name) for _, props in groups for name, _ in props), default=0) + 4
+    lines = [f"  {class_name} with properties:"]
+    for title, props in groups:
+        lines.append("")
+        if title:
+            lines.append(f"   {title}")
+        lines.extend(f"{name:>{width}}: {value}".rstrip() for name, value in props)
+    if footer:
+        lines += ["", f"  {footer}"]
+    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""``trainingOptions``: MATLAB's solver options objects for sgdm, adam and rmsprop.
+
+Each option is declared once below with its default and validator; the objects validate every
+assignment (``opts.MaxEpochs = 5``) and display themselves exactly as MATLAB does.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from minidl._matlab import (
+    MString,
+    check_choice,
+    check_in_range,
+    check_nonneg_real,
+    check_positive_int,
+    check_positive_real,
+    format_properties,
+    format_value,
+    parse_name_value,
+    unknown_name_message,
+)
+
+Validator = Callable[[str, Any], Any]
+METRICS = ("accuracy", "crossentropy", "mse", "rmse")
+
+
+def _choice(*choices: str) -> Validator:
+    return lambda name, v: check_choice(name, v, choices)
+
+
+def _bool(name: str, v: Any) -> bool:
+    if isinstance(v, bool | np.bool_) or isinstance(v, numbers.Real) and v in (0, 1):
+        return bool(v)
+    raise ValueError(f"{name} must be true or false (1 or 0), got {format_value(v)}.")
+
+
+def _positive_int_or_inf(name: str, v: Any) -> int | float:
+    if isinstance(v, numbers.Real) and v == math.inf:
+        return math.inf
+    try:
+        return check_positive_int(name, v)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer or Inf, "
+                         f"got {format_value(v)}.") from None
+
+
+def _real(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {format_value(v)}.")
+    return float(v)
+
+
+def _text(name: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError(f"{name} must be a character vector or string, got {format_value(v)}.")
+    return str(v)
+
+
+def _checkpoint_path(name: str, v: Any) -> str:
+    path = _text(name, v)
+    if path and os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} must be a folder, but '{path}' is a file.")
+    return path
+
+
+def _sequence_length(name: str, v: Any) -> str | int:
+    if isinstance(v, str):
+        return check_choice(name, v, ("longest", "shortest"))
+    try:
+        return check_positive_int(name, v)
+    except ValueError:
+        raise ValueError(f"{name} must be 'longest', 'shortest' or a positive integer, "
+                         f"got {format_value(v)}.") from None
+
+
+def _validation_data(name: str, v: Any) -> Any:
+    """A pair (X, T), like MATLAB's {X, T} cell, or a datastore-like object, kept as given."""
+    if isinstance(v, tuple | list) and len(v) != 2:
+        raise ValueError(f"{name} must be a pair (X, T) or a datastore, "
+                         f"got a sequence of {len(v)} items.")
+    if isinstance(v, str | numbers.Number | np.ndarray) or hasattr(v, "__cuda_array_interface__"):
+        raise ValueError(f"{name} must be a pair (X, T) or a datastore, got {format_value(v)}.")
+    return v
+
+
+def _metrics(name: str, v: Any) -> list[MString] | None:
+    """One metric name or several, as a list of MATLAB strings; none at all is None ([])."""
+    if v is None or isinstance(v, list | tuple) and not v:
+        return None
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"{name} must be a metric name or a list of them, got {format_value(v)}.")
+    return [MString(check_choice(name, m, METRICS)) for m in items]
+
+
+def _data_formats(name: str, v: Any) -> MString:
+    """"auto" or a dlarray format such as "SSCB" (labels upper-cased, as dlarray stores them)."""
+    text = _text(name, v)
+    if text.lower() == "auto":
+        return MString("auto")
+    fmt = text.upper()
+    if not fmt or set(fmt) - set("SCBTU") or any(fmt.count(c) > 1 for c in "CBT"):
+        raise ValueError(f'{name} must be "auto" or a format of the labels S, C, B, T and U '
+                         f'with at most one each of C, B and T (e.g. "SSCB"), got "{text}".')
+    return MString(fmt)
+
+
+def _output_fcn(name: str, v: Any) -> Any:
+    if v is None or callable(v):
+        return v
+    raise ValueError(f"{name} must be a callable (function handle) or None, "
+                     f"got {format_value(v)}.")
+
+
+def _in_unit(name: str, v: Any) -> float:
+    return check_in_range(name, v, 0, 1)
+
+
+def _decay(name: str, v: Any) -> float:
+    """Decay factors must stay below 1, or the moving averages would never forget."""
+    return check_in_range(name, v, 0, 1, hi_open=True)
+
+
+# Name -> (default, validator), in the order of MATLAB's display (after the solver's own fields).
+_COMMON: dict[str, tuple[Any, Validator]] = {
+    "MaxEpochs": (30, check_positive_int),
+    "LearnRateSchedule": ("none", _choice("none", "piecewise")),
+    "LearnRateDropFactor": (0.1, _in_unit),
+    "LearnRateDropPeriod": (10, check_positive_int),
+    "MiniBatchSize": (128, check_positive_int),
+    "Shuffle": ("once", _choice("once", "every-epoch", "never")),
+    "CheckpointFrequency": (1, check_positive_int),
+    "CheckpointFrequencyUnit": ("epoch", _choice("epoch", "iteration")),
+    "SequenceLength": ("longest", _sequence_length),
+    "PreprocessingEnvironment": ("serial", _choice("serial", "background", "parallel")),
+    "L2Regularization": (1e-4, check_nonneg_real),
+    "GradientThresholdMethod": ("l2norm", _choice("l2norm", "global-l2norm", "absolute-value")),
+    "GradientThreshold": (math.inf, lambda n, v: check_positive_real(n, v, allow_inf=True)),
+    "Verbose": (True, _bool),
+    "VerboseFrequency": (50, check_positive_int),
+    "ValidationData": (None, _validation_data),
+    "ValidationFrequency": (50, check_positive_int),
+    "ValidationPatience": (math.inf, _positive_int_or_inf),
+    "ObjectiveMetricName": ("loss", _text),
+    "CheckpointPath": ("", _checkpoint_path),
+    "ExecutionEnvironment": ("auto", _choice("auto", "cpu", "gpu")),
+    "OutputFcn": (None, _output_fcn),
+    "Metrics": (None, _metrics),
+    "Plots": ("none", _choice("none", "training-progress")),
+    "SequencePaddingValue": (0, _real),
+    "SequencePaddingDirection": ("right", _choice("right", "left")),
+    "InputDataFormats": (MString("auto"), _data_formats),
+    "TargetDataFormats": (MString("auto"), _data_formats),
+    "ResetInputNormalization": (True, _bool),
+    "BatchNormalizationStatistics": ("auto", _choice("auto", "population", "moving")),
+    "OutputNetwork": ("auto", _choice("auto", "last-iteration", "best-validation")),
+    "Acceleration": (MString("auto"), _choice(MString("auto"), MString("none"))),
+}
+
+
+class TrainingOptions:
+    """Options shared by every solver; subclasses add their solver's fields and defaults.
+
+    A plain mutable object like MATLAB's: each assignment to a known PascalCase property is
+    validated, and assigning an unknown one raises AttributeError.
+    """
+
+    solver_name: ClassVar[str] = ""
+    _SOLVER: ClassVar[dict[str, tuple[Any, Validator]]] = {}
+    _INITIAL_LEARN_RATE: ClassVar[float] = 0.001
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in self._defaults().items():
+            object.__setattr__(self, name, value)
+        given = parse_name_value(args, kwargs, list(self._spec()), f"solver '{self.solver_name}'")
+        for name, value in given.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def _spec(cls) -> dict[str, tuple[Any, Validator]]:
+        """Every property in MATLAB's display order: solver fields first, then the common ones."""
+        lr = (cls._INITIAL_LEARN_RATE, check_positive_real)
+        return {**cls._SOLVER, "InitialLearnRate": lr, **_COMMON}
+
+    @classmethod
+    def _defaults(cls) -> dict[str, Any]:
+        return {name: default for name, (default, _) in cls._spec().items()}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        spec = self._spec()
+        if name not in spec:
+            raise AttributeError(unknown_name_message(
+                name, list(spec), f"a property of {type(self).__name__}"))
+        object.__setattr__(self, name, spec[name][1](name, value))
+
+    def learn_rate(self, epoch: int) -> float:
+        """The learning rate for a 1-based ``epoch`` under LearnRateSchedule.
+
+        'piecewise' multiplies InitialLearnRate by LearnRateDropFactor once every
+        LearnRateDropPeriod epochs: lr0 * F ** ((epoch - 1) // P).
+        """
+        epoch = check_positive_int("epoch", epoch)
+        if self.LearnRateSchedule == "piecewise":
+            drops = (epoch - 1) // self.LearnRateDropPeriod
+            return self.InitialLearnRate * self.LearnRateDropFactor ** drops
+        return self.InitialLearnRate
+
+    def __repr__(self) -> str:
+        props = [(name, _display(getattr(self, name))) for name in self._spec()]
+        return format_properties(type(self).__name__, [(None, props)])
+
+
+def _display(v: Any) -> str:
+    """format_value, except that a Python tuple or list of data shows as a MATLAB cell array."""
+    if isinstance(v, tuple | list) and v and not all(isinstance(x, MString) for x in v):
+        return f"{{1×{len(v)} cell}}"
+    return format_value(v)
+
+
+class TrainingOptionsSGDM(TrainingOptions):
+    """Stochastic gradient descent with momentum."""
+
+    solver_name = "sgdm"
+    _INITIAL_LEARN_RATE = 0.01
+    _SOLVER = {"Momentum": (0.9, _in_unit)}
+
+
+class TrainingOptionsADAM(TrainingOptions):
+    """Adaptive moment estimation."""
+
+    solver_name = "adam"
+    _SOLVER = {
+        "GradientDecayFactor": (0.9, _decay),
+        "SquaredGradientDecayFactor": (0.999, _decay),
+        "Epsilon": (1e-8, check_positive_real),
+    }
+
+
+class TrainingOptionsRMSProp(TrainingOptions):
+    """Root-mean-square propagation."""
+
+    solver_name = "rmsprop"
+    _SOLVER = {
+        "SquaredGradientDecayFactor": (0.9, _decay),
+        "Epsilon": (1e-8, check_positive_real),
+    }
+
+
+_SOLVERS: dict[str, type[TrainingOptions]] = {
+    "sgdm": TrainingOptionsSGDM,
+    "adam": TrainingOptionsADAM,
+    "rmsprop": TrainingOptionsRMSProp,
+}
+
+
+def trainingOptions(solverName: str, *args: Any, **kwargs: Any) -> TrainingOptions:
+    """MATLAB's ``trainingOptions(solverName, Name, Value, ...)`` (keywords work too)."""
+    if not isinstance(solverName, str) or solverName.lower() not in _SOLVERS:
+        raise ValueError('solverName must be "sgdm", "adam" or "rmsprop", '
+                         f"got {format_value(solverName)}.")
+    return _SOLVERS[solverName.lower()](*args, **kwargs)
