@@ -42,6 +42,7 @@ def _operands(a: Any, b: Any) -> tuple[Any, Any, str]:
     """Raw operands, aligned by label when both are formatted, and the output format."""
     af, bf = _fmt(a), _fmt(b)
     ad, bd = _raw(a), _raw(b)
+    array_module(ad, bd)  # host and device operands may not mix: a clear TypeError
     if not af or not bf or af == bf:
         return ad, bd, af or bf
     fmt = "".join(label * builtins.max(af.count(label), bf.count(label)) for label in LABEL_ORDER)
