@@ -1,0 +1,493 @@
+"""Normalization: batch, instance, layer and group normalization are one operation.
+
+Every normalization here does the same two steps:
+
+1. **normalize** each element with the mean and variance of the elements it *shares statistics
+   with*: x̂ = (x − μ) / sqrt(σ² + ε), with the biased variance σ² = mean((x − μ)²);
+2. **scale and shift** per channel: y = γ·x̂ + β (γ is ``scaleFactor``, β is ``offset``).
+
+The four functions differ only in *which* elements share one mean and one variance. That is
+decided by two things, both in the table below: the dimension labels the statistics are shared
+over, and how the channels are grouped (only elements of the same channel group share).
+
+=========  ================  ==========================  ===================================
+kind       shared over       channel groups              one (μ, σ²) per
+=========  ================  ==========================  ===================================
+batch      S, B, T, U        each channel alone          channel
+instance   S, T, U           each channel alone          channel × observation
+layer      S, C, T, U        all channels together       observation
+group      S, C, T, U        numGroups groups of C/G     channel group × observation
+=========  ================  ==========================  ===================================
+
+So layer normalization is group normalization with one group, and instance normalization is
+group normalization with one channel per group (MATLAB's ``groupnorm`` accepts "all-channels"
+and "channel-wise" for exactly these). Batch normalization is the only one that shares
+statistics across observations, which is why it alone keeps running statistics for prediction.
+
+The kernel (``_normalize_forward`` / ``_normalize_backward``) works on a *grouped
+channels-last view* of the data: axes in memory order B, S..., C, T, U (free for data made by
+convolution, stored N, H, W, C), with the C axis split into (groups, channels per group). In
+that view each kind is just a set of axes to reduce over. Two helpers keep the passes over the
+data fast without changing the math: ``_sum_over`` sums with BLAS (products with a vector of
+ones) and ``_Wide`` gives elementwise steps a long inner loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._matlab import check_in_range, check_positive_int, check_positive_real
+from ..autodiff import record
+from ..backend import array_module
+from ..dlarray import channels_last, dlarray, from_channels_last
+from .nn import _labelled, _options, _own_grad, _traced
+
+__all__ = ["batchnorm", "instancenorm", "layernorm", "groupnorm", "normalization_axes",
+           "channel_groups", "SHARED_LABELS"]
+
+#: Dimension labels whose elements share one mean and variance, for each kind of normalization.
+#: "C" listed means the channels of one *group* share (layer: a single group of all channels,
+#: group: numGroups groups); "C" absent means every channel has its own statistics.
+SHARED_LABELS = {
+    "batch":    "SBTU",   # one (mean, variance) per channel, across the whole mini-batch
+    "instance": "STU",    # one per channel of each observation
+    "layer":    "SCTU",   # one per observation, across all its channels
+    "group":    "SCTU",   # one per group of channels of each observation
+}
+
+
+def channel_groups(kind: str, numChannels: int, numGroups: Any = None) -> int:
+    """How many groups the channels form: C for batch/instance, 1 for layer, numGroups for group.
+
+    Consecutive channels form a group: with C channels in G groups, channel c (0-based) is in
+    group c // (C/G).
+    """
+    _check_kind(kind)
+    if kind in ("batch", "instance"):
+        return numChannels
+    if kind == "layer":
+        return 1
+    return _num_groups(numGroups, numChannels)
+
+
+def normalization_axes(kind: str, fmt: str, numGroups: Any = None) -> tuple[int, ...]:
+    """The axes of an array with format ``fmt`` whose elements share one mean and variance.
+
+    ``normalization_axes("batch", "SSCB")`` is (0, 1, 3); ``("instance", "SSCB")`` is (0, 1).
+    When C is among the axes (layer, group), only channels of the same group share: C splits
+    into ``channel_groups(kind, C, numGroups)`` blocks of consecutive channels (``numGroups``
+    only matters there). ``fmt`` is a format such as "SSCB" (any label order) with a "C" label.
+    """
+    _check_kind(kind)
+    if "C" not in fmt.upper():
+        raise ValueError(f"normalization_axes: format {fmt!r} has no channel ('C') dimension")
+    return tuple(i for i, label in enumerate(fmt.upper()) if label in SHARED_LABELS[kind])
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in SHARED_LABELS:
+        raise ValueError(f"unknown normalization {kind!r}: expected one of "
+                         + ", ".join(repr(k) for k in SHARED_LABELS))
+
+
+def _num_groups(numGroups: Any, C: int, where: str = "groupnorm") -> int:
+    if isinstance(numGroups, str):
+        key = numGroups.lower()
+        if key == "all-channels":
+            return 1
+        if key == "channel-wise":
+            return C
+        raise ValueError(f"{where}: numGroups must be a positive integer, 'all-channels' or "
+                         f"'channel-wise', got '{numGroups}'")
+    G = check_positive_int(f"{where}: numGroups", numGroups)
+    if C % G:
+        raise ValueError(f"{where}: numGroups ({G}) must divide the number of channels ({C}): "
+                         f"{C} channels cannot form {G} equal groups")
+    return G
+
+
+# ---- the two kinds of pass over the data: sums over axes, and elementwise steps --------------
+
+def _sum_over(x: Any, reduce: list[bool]) -> Any:
+    """Sum ``x`` over the axes where ``reduce`` is True, keeping them as singletons.
+
+    Each sum is a product with a vector of ones (BLAS), much faster than NumPy's reduction over
+    leading axes. Neighbouring axes with the same role are merged (free for contiguous data),
+    except the first and the innermost axis, which stay on their own: each reduced block but
+    the innermost is then summed by a batch of small products ``ones · (block x inner)``, one
+    per index of the axes before it, which stay in cache and single-threaded. The innermost
+    axis, if reduced, is summed last, on what is left.
+    """
+    xp = array_module(x)
+    out_shape = tuple(1 if r else n for n, r in zip(x.shape, reduce))
+    dims = [(n, r) for n, r in zip(x.shape, reduce) if n > 1]
+    blocks: list[list] = []  # [size, reduced?]
+    for i, (n, r) in enumerate(dims):
+        if len(blocks) > 1 and blocks[-1][1] == r and i < len(dims) - 1:
+            blocks[-1][0] *= n
+        else:
+            blocks.append([n, r])
+    if not any(r for _, r in blocks):
+        return x.reshape(out_shape).copy()
+    sizes = [n for n, _ in blocks]
+    y = x.reshape(sizes)
+    for i in reversed(range(len(blocks) - 1)):
+        if blocks[i][1]:
+            n = sizes.pop(i)
+            y = xp.matmul(xp.ones(n, dtype=x.dtype),
+                          y.reshape(math.prod(sizes[:i]), n, math.prod(sizes[i:])))
+    if blocks[-1][1]:
+        n = sizes[-1]
+        y = y.reshape(-1, n) @ xp.ones(n, dtype=x.dtype)
+    return y.reshape(out_shape)
+
+
+class _Wide:
+    """Puts the operands of an elementwise step in a layout with a long inner axis.
+
+    NumPy's inner loop runs along the trailing axes that all operands share unbroadcast. With
+    statistics per channel on N, H, W, C data that is only C elements, and the per-loop
+    overhead dominates. ``e = _Wide(shape)`` merges the trailing axes of ``shape`` (and part of
+    the axis before them) into one inner axis of a few hundred to a few thousand elements;
+    ``e(big)`` reshapes a contiguous array of ``shape`` to it (free), ``e(small)`` expands a
+    broadcastable statistic or parameter over it (a small copy).
+    """
+
+    def __init__(self, shape: tuple, low: int = 256, high: int = 4096):
+        self.shape = tuple(shape)
+        i, inner = len(shape), 1
+        while i > 0 and inner * shape[i - 1] <= high:
+            i -= 1
+            inner *= shape[i]
+        self.split, self.k = None, 1
+        if i > 0 and inner < low:  # take part k of the axis before: the largest divisor that fits
+            n = shape[i - 1]
+            self.k = max((d for d in range(1, n + 1) if n % d == 0 and inner * d <= high),
+                         default=1)
+            self.split = i - 1
+        split = self.split
+        self.fine = shape if split is None else \
+            shape[:split] + (shape[split] // self.k, self.k) + shape[split + 1:]
+        self.start = i if split is None else split + 1  # first axis of ``fine`` in the inner axis
+        self.wide = self.fine[:self.start] + (math.prod(self.fine[self.start:]),)
+
+    def __call__(self, a: Any) -> Any:
+        if not hasattr(a, "shape") or a.size == 1:
+            return a.reshape(()) if hasattr(a, "shape") else a
+        if tuple(a.shape) == self.shape:
+            return a.reshape(self.wide)
+        shape, s = (1,) * (len(self.shape) - a.ndim) + tuple(a.shape), self.split
+        if s is not None:
+            shape = shape[:s] + ((1, 1) if shape[s] == 1 else (shape[s] // self.k, self.k)) \
+                + shape[s + 1:]
+        full = array_module(a).broadcast_to(a.reshape(shape),
+                                            shape[:self.start] + self.fine[self.start:])
+        return full.reshape(shape[:self.start] + (self.wide[-1],))
+
+
+# ---- the kernel: forward and its fused backward, side by side --------------------------------
+
+def _normalize_forward(x: Any, shared: list[bool], gamma: Any, beta: Any, epsilon: float,
+                       keep_xhat: bool) -> tuple:
+    """y = γ·(x − μ)/sqrt(σ² + ε) + β with μ, σ² over the ``shared`` axes of x.
+
+    Returns (y, mu, var, rstd, xhat); xhat (the normalized x, what backward needs) is None
+    unless ``keep_xhat``. The variance is two-pass (from the centred data), in x's dtype.
+    """
+    xp = array_module(x)
+    e = _Wide(x.shape)
+    count = math.prod(n for n, s in zip(x.shape, shared) if s)
+    mu = _sum_over(x, shared) / count
+    xc = e(x) - e(mu)
+    sq = xc * xc
+    var = _sum_over(sq.reshape(x.shape), shared) / count
+    rstd = 1 / xp.sqrt(var + epsilon)
+    if not keep_xhat:  # prediction: y = xc·(γ·rstd) + β in place, nothing kept
+        xc *= e(rstd * gamma)
+        xc += e(beta)
+        return xc.reshape(x.shape), mu, var, rstd, None
+    xc *= e(rstd)  # now x̂
+    y = xp.multiply(xc, e(gamma), out=sq)
+    y += e(beta)
+    return y.reshape(x.shape), mu, var, rstd, xc.reshape(x.shape)
+
+
+def _normalize_backward(gy: Any, xhat: Any, rstd: Any, gamma: Any, shared: list[bool],
+                        channel_axes: tuple[int, int], needs: tuple[bool, bool, bool]) -> tuple:
+    """Gradients (dx, dgamma, dbeta) of ``_normalize_forward``, those flagged in ``needs``.
+
+    With dx̂ = γ·gy and means over the shared axes:
+        dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),  dγ = Σ gy·x̂,  dβ = Σ gy  (Σ over all but C).
+    Both means come from per-(statistic, channel) partial sums of gy and gy·x̂, which also
+    give dγ and dβ, so the whole backward reads gy and x̂ a few times and allocates two arrays.
+    ``channel_axes`` are the (group, channel-in-group) axes; dγ and dβ come back with their shape.
+    """
+    xp = array_module(gy)
+    e = _Wide(gy.shape)
+    need_x, need_gamma, need_beta = needs
+    c_axis = channel_axes[1]
+    count = math.prod(n for n, s in zip(gy.shape, shared) if s)
+    partial = [s and i not in channel_axes for i, s in enumerate(shared)]
+    others = tuple(i for i in range(gy.ndim) if i not in channel_axes)
+    dx = dgamma = dbeta = None
+    gsum = _sum_over(gy, partial) if (need_x or need_beta) else None        # Σ gy
+    if need_beta:
+        dbeta = gsum.sum(axis=others)
+    if need_x or need_gamma:
+        gxh = e(gy) * e(xhat)
+        gxsum = _sum_over(gxh.reshape(gy.shape), partial)                   # Σ gy·x̂
+        if need_gamma:
+            dgamma = gxsum.sum(axis=others)
+        if need_x:
+            # the means of dx̂ and dx̂·x̂ over the shared axes: sum the partial sums over the
+            # channels of a group (a single channel for batch and instance normalization)
+            mean_dxh = (gamma * gsum).sum(axis=c_axis, keepdims=True) / count
+            mean_dxh_xh = (gamma * gxsum).sum(axis=c_axis, keepdims=True) / count
+            dx = xp.multiply(e(gy), e(rstd * gamma), out=gxh)
+            dx -= e(xhat) * e(rstd * mean_dxh_xh)
+            dx -= e(rstd * mean_dxh)
+            dx = dx.reshape(gy.shape)
+    return dx, dgamma, dbeta
+
+
+def _affine_forward(x: Any, mu: Any, var: Any, gamma: Any, beta: Any, epsilon: float) -> tuple:
+    """Normalization with given statistics (batchnorm prediction): y = a·x + b, two passes."""
+    e = _Wide(x.shape)
+    rstd = 1 / array_module(x).sqrt(var + epsilon)
+    a = rstd * gamma
+    y = e(x) * e(a)
+    y += e(beta - mu * a)
+    return y.reshape(x.shape), rstd, a
+
+
+def _affine_backward(gy: Any, x: Any, mu: Any, rstd: Any, a: Any, per_channel: list[bool],
+                     needs: tuple[bool, bool, bool]) -> tuple:
+    """Gradients of ``_affine_forward``: dx = a·gy, dγ = Σ gy·(x − μ)·rstd, dβ = Σ gy."""
+    e = _Wide(gy.shape)
+    dx = (e(gy) * e(a)).reshape(gy.shape) if needs[0] else None
+    dgamma = dbeta = None
+    if needs[1]:
+        t = e(x) - e(mu)
+        t *= e(gy)
+        dgamma = _sum_over(t.reshape(gy.shape), per_channel) * rstd
+    if needs[2]:
+        dbeta = _sum_over(gy, per_channel)
+    return dx, dgamma, dbeta
+
+
+# ---- the grouped channels-last view ----------------------------------------------------------
+
+class _View:
+    """Data seen as (B, S..., groups, channels per group, T, U), and the way back.
+
+    ``labels`` has one letter per axis of the view, with "G" for the group axis and "C" for the
+    channel-within-group axis.
+    """
+
+    def __init__(self, data: Any, fmt: str, groups: int):
+        v, self.perm = channels_last(data, fmt)
+        labels = "".join(fmt[i] for i in self.perm)
+        c = labels.index("C")
+        C = v.shape[c]
+        self.flat_shape = tuple(v.shape)
+        self.shape = v.shape[:c] + (groups, C // groups) + v.shape[c + 1:]
+        self.labels = labels[:c] + "GC" + labels[c + 1:]
+        self.channel_axes = (c, c + 1)
+        self.groups, self.C = groups, C
+
+    def of(self, data: Any) -> Any:
+        """The grouped view of canonical data (contiguous: copied once if it is not)."""
+        v = data.transpose(self.perm)
+        return array_module(v).ascontiguousarray(v).reshape(self.shape)
+
+    def back(self, v: Any) -> Any:
+        """Canonical-order view of an array in the grouped view's layout."""
+        return from_channels_last(v.reshape(self.flat_shape), self.perm)
+
+    def mask(self, labels: str) -> list[bool]:
+        return [label in labels for label in self.labels]
+
+    def param(self, p: Any) -> Any:
+        """A per-channel vector (C,) or a scalar, shaped to broadcast against the view."""
+        if not hasattr(p, "shape") or p.size == 1:
+            return p
+        shape = [1] * len(self.shape)
+        g, c = self.channel_axes
+        shape[g], shape[c] = self.groups, self.C // self.groups
+        return p.reshape(shape)
+
+
+# ---- arguments -------------------------------------------------------------------------------
+
+def _per_channel(p: Any, C: int, name: str, where: str, dtype: Any) -> Any:
+    """Raw offset/scale/statistic data: C elements (any shape) or a scalar, in dtype ``dtype``."""
+    raw = p._data if isinstance(p, dlarray) else p
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return raw
+    if not hasattr(raw, "shape") or not hasattr(raw, "dtype"):
+        raise TypeError(f"{where}: {name} must be a dlarray, a numeric array or a number, "
+                        f"got {type(p).__name__}")
+    if raw.size not in (1, C):
+        raise ValueError(f"{where}: {name} has {raw.size} elements but X has {C} channels: "
+                         f"give one {name} value per channel (or a scalar)")
+    return raw.reshape(-1).astype(dtype, copy=False) if raw.size == C else \
+        raw.reshape(()).astype(dtype, copy=False)
+
+
+def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: Any,
+         DataFormat: Any, numGroups: Any = None) -> tuple:
+    """The one normalization behind the four functions: returns (Y, batch mean, batch var)."""
+    data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
+    epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
+    C = data.shape[fmt.index("C")]
+    groups = _num_groups(numGroups, C, where) if kind == "group" else channel_groups(kind, C)
+    view = _View(data, fmt, groups)
+    gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
+    beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
+    shared = view.mask(SHARED_LABELS[kind])
+    traced = _traced(X, offset, scaleFactor)
+    y, mu, var, rstd, xhat = _normalize_forward(view.of(data), shared, gamma, beta, epsilon,
+                                                keep_xhat=traced)
+    out = view.back(y).reshape(shape)
+    if not traced:
+        return dlarray._wrap(out, out_fmt), mu, var
+
+    def backward(gy: Any, needs: tuple) -> tuple:  # needs: X, offset (β), scaleFactor (γ)
+        dx, dgamma, dbeta = _normalize_backward(view.of(gy.reshape(data.shape)), xhat, rstd,
+                                                gamma, shared, view.channel_axes,
+                                                (needs[0], needs[2], needs[1]))
+        return (view.back(dx).reshape(shape) if dx is not None else None,
+                _own_grad(dbeta, offset), _own_grad(dgamma, scaleFactor))
+
+    return record(out, out_fmt, (X, offset, scaleFactor), backward), mu, var
+
+
+# ---- public functions: they differ only in which dimensions share statistics -----------------
+
+def instancenorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float = 1e-5,
+                 DataFormat: str | None = None) -> dlarray:
+    """Instance normalization: each channel of each observation over its S, T (and U) elements.
+
+    ``Y = instancenorm(X, offset, scaleFactor)``; ``offset`` and ``scaleFactor`` have one value
+    per channel (any shape, e.g. C or 1x1xC) or are scalars. Name-Value: Epsilon (1e-5),
+    DataFormat (labels for unformatted X; the result is then unformatted).
+    """
+    o = _options("instancenorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
+    return _run("instancenorm", "instance", X, offset, scaleFactor, o["Epsilon"],
+                o["DataFormat"])[0]
+
+
+def layernorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float = 1e-5,
+              DataFormat: str | None = None) -> dlarray:
+    """Layer normalization: each observation over all its S, C, T and U elements.
+
+    ``Y = layernorm(X, offset, scaleFactor)``, scale and offset per channel. Name-Value: Epsilon
+    (1e-5), DataFormat.
+    """
+    o = _options("layernorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
+    return _run("layernorm", "layer", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"])[0]
+
+
+def groupnorm(X: Any, numGroups: Any, offset: Any, scaleFactor: Any, *args: Any,
+              Epsilon: float = 1e-5, DataFormat: str | None = None) -> dlarray:
+    """Group normalization: each group of consecutive channels of each observation, with S/T/U.
+
+    ``Y = groupnorm(X, numGroups, offset, scaleFactor)``; numGroups is a positive integer that
+    divides the number of channels, "all-channels" (one group: layer normalization) or
+    "channel-wise" (one channel per group: instance normalization). Name-Value: Epsilon (1e-5),
+    DataFormat.
+    """
+    o = _options("groupnorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
+    return _run("groupnorm", "group", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"],
+                numGroups)[0]
+
+
+def batchnorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float = 1e-5,
+              MeanDecay: float = 0.1, VarianceDecay: float = 0.1, Training: bool = True,
+              DataFormat: str | None = None) -> Any:
+    """Batch normalization: each channel over all its S, B, T and U elements.
+
+    * ``Y = batchnorm(X, offset, scaleFactor)`` normalizes with the mini-batch statistics.
+    * ``Y, runMean, runVar = batchnorm(X, offset, scaleFactor, runMean, runVar)`` (training)
+      also returns the updated running statistics
+      ``new = decay·batch + (1 − decay)·old`` with MeanDecay and VarianceDecay (0.1 each).
+      The batch variance in the update is the same biased (1/N) variance used to normalize,
+      as MATLAB's documented update formula reads (MATLAB does not say it uses N/(N−1)).
+    * ``Y = batchnorm(X, offset, scaleFactor, trainedMean, trainedVar, Training=False)``
+      (prediction) normalizes with the given statistics. MATLAB tells the two five-argument
+      forms apart by the number of outputs, which Python cannot see, hence ``Training``.
+
+    Statistics have one value per channel (any shape); updated ones come back in the shape and
+    type (dlarray or raw array) they were given, in X's dtype. Name-Value: Epsilon (1e-5),
+    MeanDecay, VarianceDecay, Training (True), DataFormat.
+    """
+    where = "batchnorm"
+    stats = []
+    while args and not isinstance(args[0], str) and len(stats) < 2:
+        stats.append(args[0])
+        args = args[1:]
+    if len(stats) == 1:
+        raise ValueError("batchnorm: give both the mean and the variance statistics "
+                         "(batchnorm(X, offset, scaleFactor, mean, variance)), got only one")
+    o = _options(where, args, {"Epsilon": Epsilon, "MeanDecay": MeanDecay,
+                               "VarianceDecay": VarianceDecay, "Training": Training,
+                               "DataFormat": DataFormat})
+    training = o["Training"]
+    if not isinstance(training, bool):
+        raise ValueError(f"batchnorm: Training must be true or false, got {training!r}")
+    if not stats:
+        if not training:
+            raise ValueError("batchnorm: Training=False (prediction) needs the trained mean and "
+                             "variance: batchnorm(X, offset, scaleFactor, trainedMean, "
+                             "trainedVar, Training=False)")
+        return _run(where, "batch", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"])[0]
+    if not training:
+        return _batchnorm_predict(X, offset, scaleFactor, stats[0], stats[1], o["Epsilon"],
+                                  o["DataFormat"])
+    mean_decay = check_in_range("batchnorm: MeanDecay", o["MeanDecay"], 0, 1)
+    var_decay = check_in_range("batchnorm: VarianceDecay", o["VarianceDecay"], 0, 1)
+    data, fmt, _, _ = _labelled(X, o["DataFormat"], where, need="C")
+    C = data.shape[fmt.index("C")]
+    old_mean = _per_channel(stats[0], C, "runMean", where, data.dtype)
+    old_var = _per_channel(stats[1], C, "runVar", where, data.dtype)
+    Y, mu, var = _run(where, "batch", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"])
+    new_mean = mean_decay * mu.reshape(-1) + (1 - mean_decay) * old_mean
+    new_var = var_decay * var.reshape(-1) + (1 - var_decay) * old_var
+    return Y, _like(new_mean, stats[0]), _like(new_var, stats[1])
+
+
+def _like(values: Any, template: Any) -> Any:
+    """Updated statistics in the shape and kind (dlarray or raw array) of the ones given."""
+    raw = template._data if isinstance(template, dlarray) else template
+    shape = getattr(raw, "shape", ())
+    out = values.reshape(shape) if values.size == math.prod(shape) else values
+    return dlarray._wrap(out, template._fmt) if isinstance(template, dlarray) else out
+
+
+def _batchnorm_predict(X: Any, offset: Any, scaleFactor: Any, trainedMean: Any, trainedVar: Any,
+                       epsilon: Any, DataFormat: Any) -> dlarray:
+    where = "batchnorm"
+    data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
+    epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
+    C = data.shape[fmt.index("C")]
+    view = _View(data, fmt, C)
+    gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
+    beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
+    mu = view.param(_per_channel(trainedMean, C, "trainedMean", where, data.dtype))
+    var = view.param(_per_channel(trainedVar, C, "trainedVar", where, data.dtype))
+    x = view.of(data)
+    y, rstd, a = _affine_forward(x, mu, var, gamma, beta, epsilon)
+    out = view.back(y).reshape(shape)
+    if not _traced(X, offset, scaleFactor):
+        return dlarray._wrap(out, out_fmt)
+    per_channel = view.mask("SBTU")
+
+    def backward(gy: Any, needs: tuple) -> tuple:
+        g = view.of(gy.reshape(data.shape))
+        dx, dgamma, dbeta = _affine_backward(g, x, mu, rstd, a, per_channel,
+                                             (needs[0], needs[2], needs[1]))
+        return (view.back(dx).reshape(shape) if dx is not None else None,
+                _own_grad(dbeta, offset), _own_grad(dgamma, scaleFactor))
+
+    return record(out, out_fmt, (X, offset, scaleFactor), backward)
