@@ -1,0 +1,64 @@
+"""Layers (MATLAB's layer constructors) and the Layer array.
+
+Each constructor takes its MATLAB arguments, then options as keywords (``Stride=2``) or as MATLAB
+Name-Value pairs (``"Stride", 2``; names are case-insensitive). See ``base`` for writing a custom
+layer.
+"""
+
+from .base import (
+    Layer,
+    LayerArray,
+    getL2Factor,
+    getLearnRateFactor,
+    register_layer,
+    setL2Factor,
+    setLearnRateFactor,
+)
+from .conv import (
+    AveragePooling2DLayer,
+    Convolution2DLayer,
+    MaxPooling2DLayer,
+    averagePooling2dLayer,
+    convolution2dLayer,
+    maxPooling2dLayer,
+)
+from .core import (
+    DropoutLayer,
+    FlattenLayer,
+    FullyConnectedLayer,
+    FunctionLayer,
+    LeakyReLULayer,
+    ReLULayer,
+    SoftmaxLayer,
+    dropoutLayer,
+    flattenLayer,
+    fullyConnectedLayer,
+    functionLayer,
+    leakyReluLayer,
+    reluLayer,
+    softmaxLayer,
+)
+from .input import FeatureInputLayer, ImageInputLayer, featureInputLayer, imageInputLayer
+from .norm import (
+    BatchNormalizationLayer,
+    GroupNormalizationLayer,
+    InstanceNormalizationLayer,
+    LayerNormalizationLayer,
+    batchNormalizationLayer,
+    groupNormalizationLayer,
+    instanceNormalizationLayer,
+    layerNormalizationLayer,
+)
+
+__all__ = [
+    "Layer", "LayerArray", "register_layer",
+    "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
+    "imageInputLayer", "featureInputLayer", "convolution2dLayer", "maxPooling2dLayer",
+    "averagePooling2dLayer", "batchNormalizationLayer", "instanceNormalizationLayer",
+    "layerNormalizationLayer", "groupNormalizationLayer", "fullyConnectedLayer", "reluLayer",
+    "leakyReluLayer", "softmaxLayer", "dropoutLayer", "flattenLayer", "functionLayer",
+    "ImageInputLayer", "FeatureInputLayer", "Convolution2DLayer", "MaxPooling2DLayer",
+    "AveragePooling2DLayer", "BatchNormalizationLayer", "InstanceNormalizationLayer",
+    "LayerNormalizationLayer", "GroupNormalizationLayer", "FullyConnectedLayer", "ReLULayer",
+    "LeakyReLULayer", "SoftmaxLayer", "DropoutLayer", "FlattenLayer", "FunctionLayer",
+]

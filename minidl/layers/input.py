@@ -1,0 +1,303 @@
+"""Input layers: ``imageInputLayer`` (H x W x C images, "SSCB") and ``featureInputLayer`` ("CB").
+
+An input layer labels and checks what enters the network and normalizes it on every pass:
+
+    'zerocenter'          X - Mean
+    'zscore'              (X - Mean) / StandardDeviation
+    'rescale-symmetric'   2 (X - Min) / (Max - Min) - 1        (to [-1, 1])
+    'rescale-zero-one'    (X - Min) / (Max - Min)              (to [0, 1])
+    'none', or a callable fn(X) -> Y
+
+Statistics not yet computed (an empty Mean, ...) count as "no change" (Mean 0, StandardDeviation
+1, no rescaling): MATLAB computes them in ``trainnet`` (which calls ``fit_normalization`` on the
+training data), so a network used directly before training passes data through unnormalized.
+Statistics are host NumPy float32 arrays: 1x1xC per channel ('auto'/'channel'), HxWxC per element
+('element') or a scalar ('all'); for feature input C x 1 or a scalar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._matlab import check_choice, check_positive_int, format_value
+from ..backend import array_module, to_module
+from ..dlarray import dlarray
+from .base import Layer, Spec, check_input, name_option, parse_options, register_layer, show, size_x
+
+__all__ = ["imageInputLayer", "featureInputLayer", "ImageInputLayer", "FeatureInputLayer"]
+
+NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none")
+DIMENSIONS = ("auto", "channel", "element", "all")
+STATISTICS = ("Mean", "StandardDeviation", "Min", "Max")
+_NEEDS = {"zerocenter": ("Mean",), "zscore": ("Mean", "StandardDeviation"),
+          "rescale-symmetric": ("Min", "Max"), "rescale-zero-one": ("Min", "Max")}
+_CHUNK = 1 << 22  # elements converted to float64 at a time by fit_normalization
+
+
+def _normalization(name: str, v: Any) -> str | Callable:
+    return v if callable(v) else check_choice(name, v, NORMALIZATIONS)
+
+
+def _options(default_norm: str) -> Spec:
+    stat = (None, lambda _n, v: v)  # checked against the input size by the layer
+    return {"Normalization": (default_norm, _normalization),
+            "NormalizationDimension": ("auto", lambda n, v: check_choice(n, v, DIMENSIONS)),
+            "Mean": stat, "StandardDeviation": stat, "Min": stat, "Max": stat, **name_option()}
+
+
+class _InputLayer(Layer):
+    """Shared behaviour of the input layers: statistics, normalization, input checks."""
+
+    default_name = "input"
+    fmt: str = ""
+
+    def __init__(self, opts: dict) -> None:
+        super().__init__(Name=opts["Name"])
+        self.Normalization = opts["Normalization"]
+        self.NormalizationDimension = opts["NormalizationDimension"]
+        for stat in STATISTICS:
+            setattr(self, stat, opts[stat])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in STATISTICS and value is not None:
+            value = self._check_statistic(name, value)
+        super().__setattr__(name, value)
+
+    @property
+    def sample_size(self) -> tuple[int, ...]:
+        """The size of one observation, e.g. (H, W, C) or (C,)."""
+        raise NotImplementedError
+
+    def _check_statistic(self, name: str, value: Any) -> np.ndarray:
+        """A statistic as host float32: a scalar, one value per channel or one per element."""
+        data = value.extractdata() if isinstance(value, dlarray) else value
+        a = np.asarray(to_module(data, np) if array_module(data) is not np else data,
+                       dtype=np.float32)
+        size, channels = self.sample_size, self.sample_size[-1]
+        if a.size == 1:
+            return a.reshape(())
+        if a.size == channels:
+            return a.reshape((1,) * (len(size) - 1) + (channels,) if len(size) > 1
+                             else (channels, 1))
+        if a.size == math.prod(size) and len(size) > 1 and a.shape[:len(size)] == size:
+            return a.reshape(size)
+        raise ValueError(f"{name} must be a scalar, have one value per channel "
+                         f"({channels}) or have the input size {size_x(size)}, got an array of "
+                         f"size {size_x(a.shape) or '1x1'}.")
+
+    # ---- network hooks ------------------------------------------------------------------------
+    def initialize(self, input_size: Any = None, fmt: Any = None) -> tuple[tuple[int, ...], str]:
+        """An input layer defines the network's input: its size (B = 1) and format."""
+        return self.sample_size + (1,), self.fmt
+
+    def prepare(self, X: Any) -> dlarray:
+        """X as a dlarray in this layer's format: raw arrays (MATLAB layout) and unformatted
+        dlarrays are labelled; float64 raw data becomes float32."""
+        if not isinstance(X, dlarray):
+            X = dlarray(X)
+            if X.dtype == "float64":
+                X = dlarray._wrap(X._data.astype("float32"))
+        if not X.fmt:
+            if X.ndim > len(self.fmt):
+                raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects data of at "
+                                 f"most {len(self.fmt)} dimensions ({self._layout()}), got "
+                                 f"size {size_x(X.shape)}.")
+            X = dlarray(X, self.fmt)
+        elif X.fmt == self.fmt[:-1]:
+            X = dlarray(X, self.fmt)  # one observation: add the batch dimension
+        return X
+
+    def predict(self, X: dlarray) -> dlarray:
+        X = check_input(self, X, (self.fmt,))
+        if tuple(X.shape[:-1]) != self.sample_size:
+            raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects input of size "
+                             f"{size_x(self.sample_size)} ({self._layout()}), got "
+                             f"{size_x(X.shape[:-1])} (input size {size_x(X.shape)}, format "
+                             f"'{X.fmt}').")
+        return self._normalize(X)
+
+    def _layout(self) -> str:
+        return {"SSCB": "height x width x channels x observations",
+                "CB": "features x observations"}[self.fmt]
+
+    def _normalize(self, X: dlarray) -> dlarray:
+        norm = self.Normalization
+        if callable(norm):
+            return norm(X)
+        if norm == "zerocenter":
+            return X - self._stat("Mean", X) if self.Mean is not None else X
+        if norm == "zscore":
+            Y = X - self._stat("Mean", X) if self.Mean is not None else X
+            return Y / self._stat("StandardDeviation", X) if self.StandardDeviation is not None \
+                else Y
+        if norm.startswith("rescale") and self.Min is not None and self.Max is not None:
+            lo, hi = self._stat("Min", X), self._stat("Max", X)
+            Y = (X - lo) / (hi - lo)
+            return Y * 2 - 1 if norm == "rescale-symmetric" else Y
+        return X
+
+    def _stat(self, name: str, X: dlarray) -> Any:
+        """A statistic on X's device, shaped to broadcast against X (trailing batch axis)."""
+        a = getattr(self, name)
+        a = a.reshape(a.shape + (1,) * (len(self.fmt) - a.ndim)) if a.ndim else a
+        return to_module(a, array_module(X._data))
+
+    def fit_normalization(self, X: Any) -> None:
+        """Compute the statistics the Normalization needs from the training data, in place.
+
+        ``X`` holds all training observations in the layout ``predict`` takes (H x W x C x N for
+        images, C x N for features; NumPy, or anything ``np.asarray`` accepts). The statistics
+        are per channel (NormalizationDimension 'auto' or 'channel'), per element ('element') or
+        over everything ('all'): mean and the population standard deviation are accumulated in
+        float64 over chunks of observations (bounded memory), min and max directly, and stored as
+        float32. A zero standard deviation or range becomes 1 (constant inputs stay finite).
+        """
+        needs = _NEEDS.get(self.Normalization) if isinstance(self.Normalization, str) else None
+        if not needs:
+            return
+        data = X.extractdata() if isinstance(X, dlarray) else X
+        x = np.asarray(to_module(data, np) if array_module(data) is not np else data)
+        size = self.sample_size
+        if x.ndim == len(size):
+            x = x[..., None]
+        if tuple(x.shape[:-1]) != size:
+            raise ValueError(f"fit_normalization: layer '{self.Name}' expects data of size "
+                             f"{size_x(size)} x N ({self._layout()}), got {size_x(x.shape)}.")
+        axes = self._axes(len(size))
+        if "Mean" in needs:
+            mean, std = _moments(x, axes)
+            self.Mean = mean
+            if "StandardDeviation" in needs:
+                self.StandardDeviation = np.where(std == 0, 1, std)
+        else:
+            lo = x.min(axis=axes, keepdims=True).astype(np.float32)
+            hi = x.max(axis=axes, keepdims=True).astype(np.float32)
+            self.Min, self.Max = lo[..., 0], np.where(hi == lo, lo + 1, hi)[..., 0]
+
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        """Axes of the (size..., N) data a statistic is taken over."""
+        if self.NormalizationDimension == "all":
+            return tuple(range(ndim + 1))
+        if self.NormalizationDimension == "element" or ndim == 1:
+            return (ndim,)
+        return tuple(range(ndim - 1)) + (ndim,)
+
+    # ---- display --------------------------------------------------------------------------------
+    def _suffix(self) -> str:
+        norm = self.Normalization
+        if callable(norm):
+            return " with custom normalization"
+        return "" if norm == "none" else f" with '{norm}' normalization"
+
+    def _hyper_rows(self) -> list[tuple[str, str]]:
+        norm = self.Normalization
+        rows = [("Normalization", format_value(norm)),
+                ("NormalizationDimension", show(self.NormalizationDimension))]
+        stats = _NEEDS.get(norm, ()) if isinstance(norm, str) else ()
+        return rows + [(s, show(getattr(self, s))) for s in stats]
+
+
+def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and population standard deviation over ``axes`` (keeping the N axis out), float32."""
+    n_obs = x.shape[-1]
+    step = max(1, _CHUNK // max(1, x[..., :1].size))
+    total = total_sq = 0.0
+    for start in range(0, n_obs, step):
+        chunk = x[..., start:start + step].astype(np.float64)
+        total = total + chunk.sum(axis=axes, keepdims=True)
+        total_sq = total_sq + np.square(chunk).sum(axis=axes, keepdims=True)
+    count = x.size / np.prod(np.asarray(total).shape)
+    mean = total / count
+    var = np.maximum(total_sq / count - mean * mean, 0.0)
+    return mean[..., 0].astype(np.float32), np.sqrt(var)[..., 0].astype(np.float32)
+
+
+@register_layer
+class ImageInputLayer(_InputLayer):
+    """2-D image input: labels H x W x C x N data "SSCB", checks its size and normalizes it."""
+
+    Type = "Image Input"
+    default_name = "imageinput"
+    fmt = "SSCB"
+
+    def __init__(self, inputSize: Any, *args: Any, **kwargs: Any) -> None:
+        opts = parse_options("imageInputLayer", args, kwargs, _options("zerocenter"))
+        self.InputSize = _image_size(inputSize)
+        super().__init__(opts)
+
+    @property
+    def sample_size(self) -> tuple[int, ...]:
+        return tuple(self.InputSize)
+
+    def description(self) -> str:
+        return f"{size_x(self.InputSize)} images{self._suffix()}"
+
+    def _groups(self) -> list:
+        return [(None, [("Name", show(self.Name)), ("InputSize", show(self.InputSize))]),
+                ("Hyperparameters", self._hyper_rows())]
+
+
+@register_layer
+class FeatureInputLayer(_InputLayer):
+    """Feature vectors: labels C x N data "CB", checks the feature count and normalizes it."""
+
+    Type = "Feature Input"
+    default_name = "input"
+    fmt = "CB"
+
+    def __init__(self, numFeatures: Any, *args: Any, **kwargs: Any) -> None:
+        opts = parse_options("featureInputLayer", args, kwargs, _options("none"))
+        self.InputSize = _checked("featureInputLayer", check_positive_int, "numFeatures",
+                                  numFeatures)
+        super().__init__(opts)
+
+    @property
+    def sample_size(self) -> tuple[int, ...]:
+        return (self.InputSize,)
+
+    def description(self) -> str:
+        return f"{self.InputSize} features{self._suffix()}"
+
+    def _groups(self) -> list:
+        return [(None, [("Name", show(self.Name)), ("InputSize", show(self.InputSize))]),
+                ("Hyperparameters", self._hyper_rows())]
+
+
+def _checked(where: str, check: Callable, name: str, value: Any) -> Any:
+    try:
+        return check(name, value)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def _image_size(v: Any) -> tuple[int, int, int]:
+    """inputSize [h w] or [h w c] as (h, w, c)."""
+    items = np.asarray(v, dtype=object).ravel().tolist() if not isinstance(v, str) else None
+    ok = items is not None and len(items) in (2, 3) and all(
+        isinstance(n, (int, float, np.integer, np.floating)) and not isinstance(n, bool)
+        and float(n).is_integer() and n >= 1 for n in items)
+    if not ok:
+        raise ValueError("imageInputLayer: inputSize must be a vector [h w] or [h w c] of "
+                         f"positive integers, got {format_value(v)}.")
+    size = [int(n) for n in items]
+    return tuple(size + [1] * (3 - len(size)))
+
+
+def imageInputLayer(inputSize: Any, *args: Any, **kwargs: Any) -> ImageInputLayer:
+    """``imageInputLayer(inputSize, Normalization="zerocenter", NormalizationDimension="auto",
+    Mean=, StandardDeviation=, Min=, Max=, Name="")``: input of H x W x C images ("SSCB").
+
+    inputSize is [h w] (one channel) or [h w c]. See the module docstring for the
+    normalizations and when their statistics are computed.
+    """
+    return ImageInputLayer(inputSize, *args, **kwargs)
+
+
+def featureInputLayer(numFeatures: int, *args: Any, **kwargs: Any) -> FeatureInputLayer:
+    """``featureInputLayer(numFeatures, Normalization="none", ...)``: C x N feature input ("CB").
+    """
+    return FeatureInputLayer(numFeatures, *args, **kwargs)
