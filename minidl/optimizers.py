@@ -1,0 +1,209 @@
+"""Solver updates for custom training loops: ``sgdmupdate``, ``adamupdate``, ``rmspropupdate``.
+
+Each mirrors MATLAB's function of the same name. ``params`` may be a dlnetwork (its Learnables
+are updated), a Learnables table, a dlarray, a raw NumPy/CuPy array, or a list, tuple or dict of
+dlarrays; ``grad`` holds one gradient per parameter in the same order (any container that
+``tree_flatten`` understands, e.g. what ``dlgradient(loss, net.Learnables)`` returns). The solver
+state (``vel``, ``averageGrad``, ...) starts as ``None`` (MATLAB's ``[]``) and comes back with
+the structure of the parameters (a Learnables table for a network).
+
+The functions never modify the caller's arrays: every result is a new array (the arithmetic
+runs in place only on arrays made here). float32 stays float32; hyper-parameters are Python
+floats. ``trainnet`` calls these same functions; its per-parameter learn-rate factors come in
+through the keyword ``learnRateFactors`` (a minidl extension: one factor per parameter, each
+multiplying ``learnRate``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._matlab import check_in_range, check_nonneg_real, check_positive_int, check_positive_real
+from .autodiff import tree_flatten
+from .backend import _module_of, array_module
+from .dlarray import dlarray
+
+__all__ = ["sgdmupdate", "adamupdate", "rmspropupdate"]
+
+Step = Callable[..., tuple]
+"""``step(p, g, *states, lr) -> (p_new, *states_new)`` on raw arrays of one parameter."""
+
+
+def sgdmupdate(net: Any, grad: Any, vel: Any, learnRate: float = 0.01, momentum: float = 0.9, *,
+               learnRateFactors: Sequence[float] | None = None) -> tuple[Any, Any]:
+    """Stochastic gradient descent with momentum; returns ``(net, vel)``.
+
+    For each parameter w with gradient g and learn-rate factor f (1 unless given)::
+
+        vel = momentum * vel - learnRate * f * g      (vel = 0 on the first call)
+        w   = w + vel
+
+    MATLAB: ``[net, vel] = sgdmupdate(net, grad, vel, learnRate, momentum)``.
+    """
+    lr = check_nonneg_real("learnRate", learnRate)
+    mu = check_in_range("momentum", momentum, 0, 1)
+
+    def step(w: Any, g: Any, v: Any, rate: float) -> tuple:
+        v_new = g * (-rate)
+        if v is not None and mu != 0:
+            v_new += mu * v
+        return w + v_new, v_new
+
+    return _update(net, grad, [vel], step, lr, learnRateFactors, "sgdmupdate")
+
+
+def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: int,
+               learnRate: float = 0.001, gradDecay: float = 0.9, sqGradDecay: float = 0.999,
+               epsilon: float = 1e-8, *,
+               learnRateFactors: Sequence[float] | None = None) -> tuple[Any, Any, Any]:
+    """Adaptive moment estimation (Adam); returns ``(net, averageGrad, averageSqGrad)``.
+
+    With t = ``iteration`` (1-based), b1 = gradDecay, b2 = sqGradDecay, for each parameter::
+
+        m = b1 * m + (1 - b1) * g                     (m = v = 0 on the first call)
+        v = b2 * v + (1 - b2) * g.^2
+        w = w - learnRate * f * sqrt(1 - b2^t) / (1 - b1^t) * m ./ (sqrt(v) + epsilon)
+
+    i.e. the bias-corrected step m_hat ./ (sqrt(v_hat) + eps) of Kingma & Ba with the correction
+    folded into the learning rate, as MATLAB's solver computes it (epsilon is added to the
+    uncorrected sqrt(v)). MATLAB: ``adamupdate(net, grad, avgG, avgSqG, iteration, learnRate,
+    gradDecay, sqGradDecay, epsilon)``.
+    """
+    t = check_positive_int("iteration", iteration)
+    lr = check_nonneg_real("learnRate", learnRate)
+    b1 = check_in_range("gradDecay", gradDecay, 0, 1, hi_open=True)
+    b2 = check_in_range("sqGradDecay", sqGradDecay, 0, 1, hi_open=True)
+    eps = check_positive_real("epsilon", epsilon)
+    correction = math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+
+    def step(w: Any, g: Any, m: Any, v: Any, rate: float) -> tuple:
+        m_new = g * (1.0 - b1)
+        if m is not None:
+            m_new += b1 * m
+        v_new = g * g
+        v_new *= 1.0 - b2
+        if v is not None:
+            v_new += b2 * v
+        if rate == 0:
+            return w, m_new, v_new
+        denom = array_module(v_new).sqrt(v_new)
+        denom += eps
+        delta = m_new / denom
+        delta *= rate * correction
+        return w - delta, m_new, v_new
+
+    return _update(net, grad, [averageGrad, averageSqGrad], step, lr, learnRateFactors,
+                   "adamupdate")
+
+
+def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.001,
+                  sqGradDecay: float = 0.9, epsilon: float = 1e-8, *,
+                  learnRateFactors: Sequence[float] | None = None) -> tuple[Any, Any]:
+    """Root-mean-square propagation; returns ``(net, averageSqGrad)``.
+
+    With b2 = sqGradDecay, for each parameter::
+
+        v = b2 * v + (1 - b2) * g.^2                  (v = 0 on the first call)
+        w = w - learnRate * f * g ./ (sqrt(v) + epsilon)
+
+    MATLAB: ``[net, avgSqG] = rmspropupdate(net, grad, avgSqG, learnRate, sqGradDecay, epsilon)``.
+    """
+    lr = check_nonneg_real("learnRate", learnRate)
+    b2 = check_in_range("sqGradDecay", sqGradDecay, 0, 1, hi_open=True)
+    eps = check_positive_real("epsilon", epsilon)
+
+    def step(w: Any, g: Any, v: Any, rate: float) -> tuple:
+        v_new = g * g
+        v_new *= 1.0 - b2
+        if v is not None:
+            v_new += b2 * v
+        if rate == 0:
+            return w, v_new
+        denom = array_module(v_new).sqrt(v_new)
+        denom += eps
+        delta = g / denom
+        delta *= rate
+        return w - delta, v_new
+
+    return _update(net, grad, [averageSqGrad], step, lr, learnRateFactors, "rmspropupdate")
+
+
+# ---------------------------------------------------------------------------------------------
+# The container plumbing shared by the three solvers
+
+def _update(params: Any, grad: Any, states: list, step: Step, learn_rate: float,
+            factors: Sequence[float] | None, where: str) -> tuple:
+    """Flatten params, grads and states; run ``step`` per parameter; rebuild every container."""
+    leaves, fmts, rebuild, rebuild_state = _split_params(params, where)
+    n = len(leaves)
+    grads = _raw_leaves(grad, n, "grad", where)
+    state_leaves = [_raw_leaves(s, n, "state", where) if s is not None else [None] * n
+                    for s in states]
+    rates = _rates(learn_rate, factors, n, where)
+    new_params, new_states = [], [[] for _ in states]
+    for i, (w, g) in enumerate(zip(leaves, grads)):
+        out = step(w, g, *(s[i] for s in state_leaves), rates[i])
+        new_params.append(out[0])
+        for acc, value in zip(new_states, out[1:]):
+            acc.append(value)
+    return (rebuild(new_params, fmts), *(rebuild_state(s, fmts) for s in new_states))
+
+
+def _is_raw(x: Any) -> bool:
+    return not isinstance(x, dlarray) and _module_of(x) is not None
+
+
+def _is_network(x: Any) -> bool:
+    return hasattr(x, "Learnables") and hasattr(x, "Layers")
+
+
+def _split_params(params: Any, where: str) -> tuple[list, list, Callable, Callable]:
+    """Raw arrays and formats of the parameters, plus rebuilders for parameters and state."""
+    if _is_raw(params):
+        return [params], [None], lambda vals, _: vals[0], lambda vals, _: vals[0]
+    container = params.Learnables if _is_network(params) else params
+    leaves, rebuild_tree = tree_flatten(container)
+    if not leaves:
+        raise TypeError(f"{where}: the parameters must be a dlnetwork, a Learnables table, a "
+                        f"dlarray or a container of dlarrays, got {type(params).__name__}")
+
+    def rebuild_state(vals: list, fmts: list) -> Any:
+        return rebuild_tree([dlarray._wrap(v, f) for v, f in zip(vals, fmts)])
+
+    def rebuild(vals: list, fmts: list) -> Any:
+        tree = rebuild_state(vals, fmts)
+        return _with_learnables(params, tree) if _is_network(params) else tree
+
+    return [x._data for x in leaves], [x._fmt for x in leaves], rebuild, rebuild_state
+
+
+def _with_learnables(net: Any, table: Any) -> Any:
+    """A copy of ``net`` holding ``table`` as its Learnables (the caller's net is not changed)."""
+    out = copy.copy(net)
+    out.Learnables = table
+    return out
+
+
+def _raw_leaves(tree: Any, n: int, what: str, where: str) -> list:
+    """The raw arrays of a gradient or state container, checked to hold ``n`` entries."""
+    if _is_raw(tree):
+        leaves = [tree]
+    else:
+        leaves = [x._data for x in tree_flatten(tree)[0]]
+    if len(leaves) != n:
+        raise ValueError(f"{where}: {what} holds {len(leaves)} arrays but there are {n} "
+                         "parameters: give one per learnable parameter, in the same order")
+    return leaves
+
+
+def _rates(learn_rate: float, factors: Sequence[float] | None, n: int, where: str) -> list:
+    if factors is None:
+        return [learn_rate] * n
+    factors = list(factors)
+    if len(factors) != n:
+        raise ValueError(f"{where}: learnRateFactors has {len(factors)} entries but there are "
+                         f"{n} parameters")
+    return [learn_rate * check_nonneg_real("learnRateFactors", f) for f in factors]

@@ -1,0 +1,163 @@
+"""Tests for minidl.optimizers: each solver against formulas written out here, step by step."""
+
+import math
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import dlarray, dlfeval, dlgradient
+from minidl.backend import array_module
+from minidl.layers import featureInputLayer, fullyConnectedLayer, softmaxLayer
+from minidl.network import Table, dlnetwork, forward
+from minidl.ops.nn import crossentropy
+from minidl.optimizers import adamupdate, rmspropupdate, sgdmupdate
+
+from .conftest import dev, host
+
+W0 = np.array([[1.0, -2.0], [0.5, 3.0]], dtype=np.float32)
+GRADS = [np.array([[0.1, -0.2], [0.3, 0.4]], dtype=np.float32),
+         np.array([[-0.5, 0.25], [0.0, 1.0]], dtype=np.float32),
+         np.array([[0.2, 0.2], [-0.1, -0.3]], dtype=np.float32)]
+
+
+def _sgdm_reference(lr, mu, steps):
+    w, v = W0.astype(np.float64), 0.0
+    for g in GRADS[:steps]:
+        v = mu * v - lr * g
+        w = w + v
+    return w, v
+
+
+def _adam_reference(lr, b1, b2, eps, steps):
+    w, m, v = W0.astype(np.float64), 0.0, 0.0
+    for t, g in enumerate(GRADS[:steps], start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g ** 2
+        w = w - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + eps)
+    return w, m, v
+
+
+def _rmsprop_reference(lr, b2, eps, steps):
+    w, v = W0.astype(np.float64), 0.0
+    for g in GRADS[:steps]:
+        v = b2 * v + (1 - b2) * g ** 2
+        w = w - lr * g / (np.sqrt(v) + eps)
+    return w, v
+
+
+def test_sgdm_three_steps_match_formula(xp):
+    w, vel = dlarray(dev(xp, W0)), None
+    for g in GRADS:
+        w, vel = sgdmupdate(w, dlarray(dev(xp, g)), vel, 0.1, 0.8)
+    ref_w, ref_v = _sgdm_reference(0.1, 0.8, 3)
+    assert isinstance(w, dlarray) and w.dtype == np.float32 and vel.dtype == np.float32
+    np.testing.assert_allclose(host(w), ref_w, rtol=1e-6)
+    np.testing.assert_allclose(host(vel), ref_v, rtol=1e-6)
+
+
+def test_sgdm_first_step_by_hand():
+    w, vel = sgdmupdate(dlarray(np.float32([1.0, 2.0])), dlarray(np.float32([0.5, -1.0])), None)
+    # defaults learnRate 0.01, momentum 0.9: vel = -0.01 * g, w = w + vel
+    np.testing.assert_allclose(host(vel), [-0.005, 0.01], rtol=1e-6)
+    np.testing.assert_allclose(host(w), [0.995, 2.01], rtol=1e-6)
+
+
+def test_adam_three_steps_match_formula(xp):
+    w, m, v = dlarray(dev(xp, W0)), None, None
+    for t, g in enumerate(GRADS, start=1):
+        w, m, v = adamupdate(w, dlarray(dev(xp, g)), m, v, t, 0.05, 0.75, 0.95, 1e-8)
+    ref_w, ref_m, ref_v = _adam_reference(0.05, 0.75, 0.95, 1e-8, 3)
+    assert w.dtype == m.dtype == v.dtype == np.float32
+    np.testing.assert_allclose(host(w), ref_w, rtol=1e-5)
+    np.testing.assert_allclose(host(m), ref_m, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(host(v), ref_v, rtol=1e-5)
+
+
+def test_adam_first_step_is_lr_times_sign():
+    # At t = 1 the bias-corrected step is lr * g / (|g| + eps) = lr * sign(g).
+    w, _, _ = adamupdate(dlarray(np.float32([1.0, 1.0])), dlarray(np.float32([3.0, -0.5])),
+                         None, None, 1)
+    np.testing.assert_allclose(host(w), [0.999, 1.001], rtol=1e-6)
+
+
+def test_rmsprop_three_steps_match_formula(xp):
+    w, v = dlarray(dev(xp, W0)), None
+    for g in GRADS:
+        w, v = rmspropupdate(w, dlarray(dev(xp, g)), v, 0.01, 0.9, 1e-6)
+    ref_w, ref_v = _rmsprop_reference(0.01, 0.9, 1e-6, 3)
+    np.testing.assert_allclose(host(w), ref_w, rtol=1e-5)
+    np.testing.assert_allclose(host(v), ref_v, rtol=1e-5)
+
+
+def test_containers_keep_structure_and_callers_arrays():
+    a, b = np.float32([1.0, 2.0]), np.float32([[3.0]])
+    params = {"a": dlarray(a.copy(), "C"), "b": [dlarray(b.copy())]}
+    grads = {"a": dlarray(np.float32([1.0, 1.0]), "C"), "b": [dlarray(np.float32([[2.0]]))]}
+    new, vel = sgdmupdate(params, grads, None, 0.5, 0.0)
+    assert set(new) == {"a", "b"} and isinstance(new["b"], list)
+    assert new["a"].fmt == "C" and vel["a"].fmt == "C"
+    np.testing.assert_allclose(host(new["a"]), [0.5, 1.5])
+    np.testing.assert_allclose(host(new["b"][0]), [[2.0]])
+    np.testing.assert_array_equal(host(params["a"]), a)  # caller's arrays untouched
+    new2, vel2 = sgdmupdate(new, grads, vel, 0.5, 0.5)
+    np.testing.assert_allclose(host(vel2["a"]), [-0.75, -0.75])
+    np.testing.assert_array_equal(host(vel["a"]), [-0.5, -0.5])
+
+
+def test_tuple_and_raw_arrays():
+    w, vel = sgdmupdate(np.float32([1.0]), np.float32([1.0]), None, 0.1)
+    assert isinstance(w, np.ndarray) and w.dtype == np.float32
+    np.testing.assert_allclose(w, [0.9])
+    out, _ = rmspropupdate((dlarray(np.float32([1.0])),), (dlarray(np.float32([1.0])),), None)
+    assert isinstance(out, tuple)
+
+
+def test_learn_rate_factors_scale_each_parameter():
+    params = [dlarray(np.float32([1.0])), dlarray(np.float32([1.0])), dlarray(np.float32([1.0]))]
+    grads = [dlarray(np.float32([1.0]))] * 3
+    new, _ = sgdmupdate(params, grads, None, 0.1, 0.9, learnRateFactors=[1, 2, 0])
+    np.testing.assert_allclose([float(p) for p in new], [0.9, 0.8, 1.0], rtol=1e-6)
+    new, m, v = adamupdate(params, grads, None, None, 1, learnRateFactors=[1, 0.5, 0])
+    np.testing.assert_allclose([float(p) for p in new], [0.999, 0.9995, 1.0], rtol=1e-6)
+    assert float(m[2]) == pytest.approx(0.1)  # frozen parameters still update their state
+
+
+def test_bad_arguments_name_what_is_wrong():
+    p = [dlarray(np.float32([1.0]))]
+    with pytest.raises(ValueError, match="grad holds 2 arrays but there are 1 parameters"):
+        sgdmupdate(p, [p[0], p[0]], None)
+    with pytest.raises(ValueError, match="iteration must be a positive integer"):
+        adamupdate(p, p, None, None, 0)
+    with pytest.raises(ValueError, match="sqGradDecay"):
+        rmspropupdate(p, p, None, 0.01, 1.0)
+    with pytest.raises(ValueError, match="learnRateFactors has 2 entries"):
+        sgdmupdate(p, p, None, learnRateFactors=[1, 1])
+    with pytest.raises(TypeError, match="sgdmupdate: the parameters must be"):
+        sgdmupdate("w", p, None)
+
+
+def test_custom_loop_on_a_dlnetwork(xp):
+    minidl.rng(0)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), softmaxLayer()])
+    X = dlarray(dev(xp, np.float32([[1, 0, -1, 2], [0, 1, 1, 0], [2, 2, 0, 1]])), "CB")
+    T = dlarray(dev(xp, np.float32([[1, 0, 1, 0], [0, 1, 0, 1]])), "CB")
+
+    def model_loss(net):
+        Y, _ = forward(net, X)
+        loss = crossentropy(Y, T)
+        return loss, dlgradient(loss, net.Learnables)
+
+    before = [host(v) for v in net.Learnables.Value]
+    _, grad = dlfeval(model_loss, net)
+    new, vel = sgdmupdate(net, grad, None, 0.5)
+    assert type(new).__name__ == "dlnetwork" and isinstance(vel, Table)
+    assert vel.Parameter == net.Learnables.Parameter
+    for w, g, n in zip(before, grad.Value, new.Learnables.Value):
+        np.testing.assert_allclose(host(n), w - 0.5 * host(g), rtol=1e-6)
+    np.testing.assert_array_equal(host(net.Learnables.Value[0]), before[0])  # caller's net kept
+    _, grad = dlfeval(model_loss, new)
+    table, avg_g, avg_sq = adamupdate(new.Learnables, grad, None, None, 1)
+    assert isinstance(table, Table) and isinstance(avg_sq, Table)
+    net3, vel = sgdmupdate(new, grad, vel)
+    assert all(array_module(v._data) is xp for v in net3.Learnables.Value)
