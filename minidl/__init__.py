@@ -1,17 +1,81 @@
 """minidl: a small deep-learning framework in NumPy that speaks MATLAB's Deep Learning Toolbox.
 
-Public names follow MATLAB (``dlarray``, ``dlfeval``, ``dlgradient``, ``dlconv``, ...).
+Public names follow MATLAB, so a documented MATLAB example transcribes line by line::
+
+    import minidl as dl
+    layers = [dl.imageInputLayer([28, 28, 3]), dl.convolution2dLayer(5, 20), ...]
+    net, info = dl.trainnet(XTrain, TTrain, layers, "crossentropy", dl.trainingOptions("sgdm"))
+
+``__all__`` below is the single list of public names (docs/api.md is checked against it).
 """
 
 from .autodiff import dlfeval, dlgradient
 from .backend import canUseGPU, gather, gpuArray, rng, use_backend
+from .datasets import DigitData, digits
+from .datastore import ImageDatastore, imageDatastore, splitEachLabel
 from .dlarray import dims, dlarray, extractdata, finddim, stripdims
 from .gradcheck import gradcheck
+from .io import load, save
+from .layers import (
+    Layer,
+    LayerArray,
+    averagePooling2dLayer,
+    batchNormalizationLayer,
+    convolution2dLayer,
+    dropoutLayer,
+    featureInputLayer,
+    flattenLayer,
+    fullyConnectedLayer,
+    functionLayer,
+    getL2Factor,
+    getLearnRateFactor,
+    groupNormalizationLayer,
+    imageInputLayer,
+    instanceNormalizationLayer,
+    layerNormalizationLayer,
+    leakyReluLayer,
+    maxPooling2dLayer,
+    reluLayer,
+    setL2Factor,
+    setLearnRateFactor,
+    softmaxLayer,
+)
+from .layers.summary import analyzeNetwork, summary
+from .network import Table, dlnetwork, forward, initialize, predict
 from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
+from .ops.conv import avgpool, dlconv, maxpool
+from .ops.nn import crossentropy, fullyconnect, mse, onehotdecode, onehotencode, softmax
+from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
+from .optimizers import adamupdate, rmspropupdate, sgdmupdate
+from .predict import minibatchpredict, scores2label, testnet
+from .training_options import trainingOptions
+from .trainnet import TrainingInfo, trainnet
 
 __all__ = [
+    # formatted arrays and autograd
     "dlarray", "dims", "finddim", "stripdims", "extractdata",
     "dlfeval", "dlgradient", "gradcheck",
+    # backends and random numbers
     "use_backend", "gpuArray", "gather", "canUseGPU", "rng",
+    # functional ops
     "exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum",
+    "dlconv", "maxpool", "avgpool", "fullyconnect", "softmax",
+    "batchnorm", "instancenorm", "layernorm", "groupnorm",
+    "crossentropy", "mse", "onehotencode", "onehotdecode",
+    # layers
+    "Layer", "LayerArray", "imageInputLayer", "featureInputLayer", "convolution2dLayer",
+    "maxPooling2dLayer", "averagePooling2dLayer", "batchNormalizationLayer",
+    "instanceNormalizationLayer", "layerNormalizationLayer", "groupNormalizationLayer",
+    "fullyConnectedLayer", "reluLayer", "leakyReluLayer", "softmaxLayer", "dropoutLayer",
+    "flattenLayer", "functionLayer",
+    "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
+    # networks
+    "dlnetwork", "Table", "predict", "forward", "initialize", "analyzeNetwork", "summary",
+    "save", "load",
+    # training and evaluation
+    "trainingOptions", "trainnet", "TrainingInfo",
+    "sgdmupdate", "adamupdate", "rmspropupdate",
+    "minibatchpredict", "scores2label", "testnet",
+    # data
+    "digits", "DigitData", "imageDatastore", "ImageDatastore", "splitEachLabel",
 ]
