@@ -9,6 +9,8 @@ MATLAB's canonical order, all S, then C, B, T, U, so ``dlarray(x_nchw, "BCSS")``
 Format rules, in one place:
     * elementwise ops keep the format; two formatted operands are matched by label, a label
       missing from one acts as a singleton (a "C" bias broadcasts over "SSCB" data);
+      an unformatted operand with fewer dimensions aligns from the left, as MATLAB's implicit
+      expansion does (a 1x1xC array broadcasts over H x W x C x N data);
     * a full reduction (``X.sum()``) gives an unformatted scalar; a reduction over labels
       (``X.sum("S")``) keeps those dimensions as singletons with their labels;
     * reshape, ``@`` and indexing that drops dimensions give unformatted results;

@@ -161,3 +161,11 @@ def test_module_functions_alias_methods(rng):
     np.testing.assert_allclose(host(X.exp()), np.exp(x))
     np.testing.assert_allclose(host(X.log()), np.log(x))
     np.testing.assert_allclose(host(X.sqrt()), np.sqrt(x))
+
+
+def test_unformatted_operand_aligns_from_the_left_like_matlab(rng):
+    x = rng.random((4, 5, 3, 2))
+    offset = rng.random((1, 1, 3))
+    y = dl.dlarray(x, "SSCB") + offset
+    np.testing.assert_allclose(host(y), x + offset[..., None])
+    assert dl.gradcheck(lambda o: (dl.dlarray(x, "SSCB") * o).sum(), dl.dlarray(offset)) < 1e-8

@@ -43,10 +43,20 @@ def _operands(a: Any, b: Any) -> tuple[Any, Any, str]:
     af, bf = _fmt(a), _fmt(b)
     ad, bd = _raw(a), _raw(b)
     array_module(ad, bd)  # host and device operands may not mix: a clear TypeError
+    if bool(af) != bool(bf):  # MATLAB implicit expansion: an unformatted operand aligns left
+        ad, bd = _pad_right(ad, len(bf)), _pad_right(bd, len(af))
     if not af or not bf or af == bf:
         return ad, bd, af or bf
     fmt = "".join(label * builtins.max(af.count(label), bf.count(label)) for label in LABEL_ORDER)
     return _expand(ad, af, fmt), _expand(bd, bf, fmt), fmt
+
+
+def _pad_right(data: Any, ndim: int) -> Any:
+    """Append singleton dimensions up to ``ndim`` (MATLAB's trailing singletons)."""
+    shape = _shape(data)
+    if 0 < len(shape) < ndim:
+        return data.reshape(shape + (1,) * (ndim - len(shape)))
+    return data
 
 
 def _expand(data: Any, fmt: str, target: str) -> Any:
