@@ -102,6 +102,19 @@ def test_dlconv_same_keeps_size_at_stride_1_and_ceil_at_stride_2(xp, rng):
     assert dlconv(dlarray(x, "SSCB"), wt, 0, Padding="same", Stride=3).shape == (3, 3, 3, 1)
 
 
+def test_same_padding_puts_an_odd_extra_at_the_bottom_and_right(xp, rng):
+    x = dev(xp, rng.standard_normal((5, 6, 2, 2)))
+    X = dlarray(x, "SSCB")
+    wt = dev(xp, rng.standard_normal((4, 3, 2, 3)))  # totals: 3 rows (1 + 2), 2 columns (1 + 1)
+    np.testing.assert_array_equal(host(dlconv(X, wt, 0, Padding="same")),
+                                  host(dlconv(X, wt, 0, Padding=[1, 2, 1, 1])))
+    # pool 2, stride 2: 5 rows -> 3 outputs need 1 extra row, at the bottom; 6 columns need none
+    np.testing.assert_array_equal(host(maxpool(X, 2, Padding="same")),
+                                  host(maxpool(X, 2, Padding=[0, 1, 0, 0])))
+    np.testing.assert_array_equal(host(avgpool(X, 3, Stride=1, Padding="same")),
+                                  host(avgpool(X, 3, Stride=1, Padding=1)))
+
+
 def test_dlconv_float32_in_float32_out_and_format_kept(xp, rng):
     case = CONV_CASES["stride2-pad1"]
     x, wt, b = _conv_data(rng, case, np.float32)
