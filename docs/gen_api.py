@@ -29,7 +29,7 @@ SECTIONS = [
     ("Training", "Solver options, `trainnet` and the update functions of custom loops.",
      ("minidl.training_options", "minidl.trainnet", "minidl.optimizers")),
     ("Prediction and evaluation", "Scores, labels and metrics of a trained network.",
-     ("minidl.predict",)),
+     ("minidl.prediction",)),
     ("Data", "Data sets and datastores.", ("minidl.datasets", "minidl.datastore")),
     ("Backends and random numbers", "CPU (NumPy) or GPU (CuPy), and seeding.",
      ("minidl.backend",)),

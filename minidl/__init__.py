@@ -47,7 +47,7 @@ from .ops.conv import avgpool, dlconv, maxpool
 from .ops.nn import crossentropy, fullyconnect, mse, onehotdecode, onehotencode, softmax
 from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
-from .predict import minibatchpredict, scores2label, testnet
+from .prediction import minibatchpredict, scores2label, testnet
 from .training_options import trainingOptions
 from .trainnet import TrainingInfo, trainnet
 

@@ -38,7 +38,7 @@ from .monitor import (
     metric_label,
 )
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
-from .predict import (
+from .prediction import (
     Observations,
     _backend,
     arrange,

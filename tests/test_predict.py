@@ -1,4 +1,4 @@
-"""Tests for minidl.predict: minibatchpredict, scores2label and testnet against direct formulas."""
+"""Tests for minidl.prediction: minibatchpredict, scores2label and testnet against direct formulas."""
 
 import numpy as np
 import pytest
@@ -14,8 +14,8 @@ from minidl.layers import (
     softmaxLayer,
 )
 from minidl.network import dlnetwork, predict
-from minidl.predict import minibatchpredict, scores2label
-from minidl.predict import testnet as evaluate
+from minidl.prediction import minibatchpredict, scores2label
+from minidl.prediction import testnet as evaluate
 
 from .conftest import host
 

@@ -24,8 +24,8 @@ from minidl.layers import (
 )
 from minidl.network import dlnetwork, forward
 from minidl.ops.nn import crossentropy
-from minidl.predict import minibatchpredict
-from minidl.predict import testnet as evaluate
+from minidl.prediction import minibatchpredict
+from minidl.prediction import testnet as evaluate
 from minidl.training_options import trainingOptions
 from minidl.trainnet import clip_gradients, trainnet
 
@@ -510,6 +510,6 @@ def test_errors_name_what_is_wrong(monkeypatch):
         trainnet(X, T, mlp(), "crossentropy", quiet(OutputNetwork="best-validation"))
     with pytest.raises(ValueError, match="labels d are not among the classes"):
         trainnet(X, T, mlp(), "crossentropy", quiet(ValidationData=(X[:, :2], ["a", "d"])))
-    monkeypatch.setattr(minidl.predict, "canUseGPU", lambda: False)
+    monkeypatch.setattr(minidl.prediction, "canUseGPU", lambda: False)
     with pytest.raises(RuntimeError, match='ExecutionEnvironment is "gpu" but no GPU'):
         trainnet(X, T, mlp(), "crossentropy", quiet(ExecutionEnvironment="gpu"))
