@@ -103,6 +103,7 @@ def test_api_reference_lists_every_public_name_with_its_docstring():
     missing = sorted(set(minidl.__all__) - set(listed))
     extra = sorted(set(listed) - set(minidl.__all__))
     assert not missing, f"docs/api.md misses {missing}: run python docs/gen_api.py"
-    assert not extra, f"docs/api.md lists {extra}, not in minidl.__all__: run python docs/gen_api.py"
+    assert not extra, (f"docs/api.md lists {extra}, which are not in minidl.__all__: "
+                       "run python docs/gen_api.py")
     assert text == gen.render(), ("docs/api.md is out of date with the docstrings: "
                                   "run python docs/gen_api.py")
