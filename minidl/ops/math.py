@@ -187,10 +187,13 @@ def abs(x: dlarray) -> dlarray:  # noqa: A001  (MATLAB's name)
 
 
 def relu(X: dlarray) -> dlarray:
-    """max(x, 0); gradient gy where x > 0, else 0."""
+    """max(x, 0); gradient gy where x > 0, else 0.
+
+    The backward multiplies by the mask (y > 0) rather than using ``where``: NumPy's where is
+    about ten times slower on a mask as unpredictable as half-positive activations."""
     xp = array_module(X._data)
     y = xp.maximum(X._data, 0)
-    return record(y, X._fmt, (X,), lambda gy, needs: (xp.where(y > 0, gy, 0),))
+    return record(y, X._fmt, (X,), lambda gy, needs: (gy * (y > 0),))
 
 
 def leakyrelu(X: dlarray, scaleFactor: float = 0.01) -> dlarray:
