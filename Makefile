@@ -24,7 +24,7 @@ lint: $(STAMP)
 # PyTorch (CPU build) is only ever taken from a local wheel; without one the comparison is skipped.
 bench: $(STAMP)
 	-$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet --no-index \
-		--find-links /opt/wheels "torch==2.13.0" 2>/dev/null || \
+		--find-links /opt/wheels --find-links /opt/pypi/files "torch==2.13.0" 2>/dev/null || \
 		echo "PyTorch CPU wheel not found locally: the PyTorch comparison will be skipped."
 	$(PY) benchmarks/run.py
 

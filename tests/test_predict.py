@@ -1,4 +1,4 @@
-"""Tests for minidl.prediction: minibatchpredict, scores2label and testnet against direct formulas."""
+"""Tests for minidl.prediction: minibatchpredict, scores2label and testnet vs direct formulas."""
 
 import numpy as np
 import pytest
