@@ -279,6 +279,17 @@ def name_option() -> Spec:
     return {"Name": ("", lambda _n, v: _check_name(v))}
 
 
+def weight_options() -> Spec:
+    """Weights/Bias values and initializers, shared by the convolution and fc layers."""
+    from ..initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer
+
+    return {"WeightsInitializer": ("glorot", lambda n, v: check_initializer(
+                n, v, WEIGHT_INITIALIZERS)),
+            "BiasInitializer": ("zeros", lambda n, v: check_initializer(n, v, BIAS_INITIALIZERS)),
+            "Weights": (None, lambda n, v: v), "Bias": (None, lambda n, v: v),
+            **factor_options("Weight", "Bias")}
+
+
 def factor_options(*stems: str) -> Spec:
     """Learn-rate and L2 factors of the given parameters (MATLAB defaults: 1, bias L2 0)."""
     spec: Spec = {}

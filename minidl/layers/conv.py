@@ -13,19 +13,19 @@ from typing import Any
 
 from .._matlab import check_positive_int, format_value, mat2str, to_padding, to_pair
 from ..dlarray import dlarray
-from ..initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer, initialize
+from ..initializers import initialize
 from ..ops.conv import avgpool, dlconv, maxpool
 from .base import (
     Layer,
     check_channels,
     check_input,
-    factor_options,
     name_option,
     parse_options,
     register_layer,
     run_check,
     show,
     size_x,
+    weight_options,
 )
 
 __all__ = ["convolution2dLayer", "maxPooling2dLayer", "averagePooling2dLayer",
@@ -103,12 +103,7 @@ class Convolution2DLayer(Layer):
         spec = {"Stride": ((1, 1), to_pair), "DilationFactor": ((1, 1), to_pair),
                 "Padding": ((0, 0, 0, 0), to_padding), "PaddingValue": (0, _zero_padding_value),
                 "NumChannels": ("auto", _auto_or_positive),
-                "WeightsInitializer": ("glorot", lambda n, v: check_initializer(
-                    n, v, WEIGHT_INITIALIZERS)),
-                "BiasInitializer": ("zeros", lambda n, v: check_initializer(
-                    n, v, BIAS_INITIALIZERS)),
-                "Weights": (None, lambda n, v: v), "Bias": (None, lambda n, v: v),
-                **factor_options("Weight", "Bias"), **name_option()}
+                **weight_options(), **name_option()}
         opts = parse_options(where, args, kwargs, spec)
         super().__init__(Name=opts.pop("Name"))
         self.FilterSize = run_check(where, to_pair, "filterSize", filterSize)

@@ -13,19 +13,19 @@ from .._matlab import check_in_range, check_positive_int, format_value
 from ..autodiff import record
 from ..backend import array_module, generator, to_module
 from ..dlarray import dlarray, stripdims
-from ..initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer, initialize
+from ..initializers import initialize
 from ..ops.math import leakyrelu, relu
 from ..ops.nn import fullyconnect, softmax
 from .base import (
     Layer,
     check_input,
-    factor_options,
     name_option,
     parse_options,
     register_layer,
     run_check,
     show,
     size_x,
+    weight_options,
 )
 
 __all__ = ["fullyConnectedLayer", "reluLayer", "leakyReluLayer", "softmaxLayer", "dropoutLayer",
@@ -68,12 +68,7 @@ class FullyConnectedLayer(Layer):
     def __init__(self, outputSize: Any, *args: Any, **kwargs: Any) -> None:
         where = "fullyConnectedLayer"
         spec = {"InputSize": ("auto", _auto_or_positive),
-                "WeightsInitializer": ("glorot", lambda n, v: check_initializer(
-                    n, v, WEIGHT_INITIALIZERS)),
-                "BiasInitializer": ("zeros", lambda n, v: check_initializer(
-                    n, v, BIAS_INITIALIZERS)),
-                "Weights": (None, lambda n, v: v), "Bias": (None, lambda n, v: v),
-                **factor_options("Weight", "Bias"), **name_option()}
+                **weight_options(), **name_option()}
         opts = parse_options(where, args, kwargs, spec)
         super().__init__(Name=opts.pop("Name"))
         self.OutputSize = run_check(where, check_positive_int, "outputSize", outputSize)
