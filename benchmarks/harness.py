@@ -58,16 +58,87 @@ class Watch:
 
     def __exit__(self, *exc: Any) -> None:
         self.wall = time.perf_counter() - self.t0
-        own = _own_cpu_s() - self.c0
-        self.cpu = own / self.wall
+        self.own = _own_cpu_s() - self.c0
+        self.cpu = self.own / self.wall
         b1 = _busy_s()
-        self.foreign = None if b1 is None or self.b0 is None else \
-            max(0.0, (b1 - self.b0 - own) / self.wall)
+        self.busy = None if b1 is None or self.b0 is None else b1 - self.b0
+        self.foreign = self.others()
+
+    def others(self, also_ours: float = 0.0) -> float | None:
+        """CPU cores the other processes used, not counting ``also_ours`` CPU seconds spent by
+        a worker process of ours (whose CPU time getrusage cannot see while it runs)."""
+        if self.busy is None:
+            return None
+        return max(0.0, (self.busy - self.own - also_ours) / self.wall)
+
+
+class Timing(tuple):
+    """(wall seconds, CPU seconds) of a sample measured inside a worker process."""
+
+    @property
+    def wall(self) -> float:
+        return self[0]
+
+    @property
+    def cpu(self) -> float:
+        return self[1]
+
+
+class Remote:
+    """A worker process (benchmarks/worker.py) holding one side, driven by JSON lines."""
+
+    def __init__(self, threads: int, set_blas_threads: bool):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "worker.py"), str(threads),
+             "1" if set_blas_threads else "0"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, env=python_env(), cwd=str(ROOT), bufsize=1)
+
+    def send(self, **cmd: Any) -> None:
+        """Send a command without waiting for its answer (``receive`` it later)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        self.pending = cmd.get("op")
+
+    def receive(self) -> dict:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker died during {self.pending}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"benchmark worker: {answer['error']}\n{answer.get('trace', '')}")
+        return answer
+
+    def call(self, **cmd: Any) -> dict:
+        self.send(**cmd)
+        return self.receive()
+
+    def sampler(self, n: int, value: bool = False) -> Callable[[], Timing]:
+        def sample() -> Timing:
+            a = self.call(op="sample", n=n, value=value)
+            self.last_value = a.get("value")
+            return Timing((a["wall"], a["cpu"]))
+        return sample
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.proc.stdin.flush()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
 
 
 def interleave(fns: dict[str, Callable[[], Any]], reps: int, warmup: int = 1,
                gap_s: float = 0.002, max_foreign: float = 0.3, retries: int = 3) -> Samples:
     """Wall time of each function, ``reps`` samples each, run round-robin A, B, C, A, B, C, ...
+
+    A function may return a ``Timing`` (measured in a worker process); otherwise it is timed
+    here.
 
     A short untimed pause between samples lets spinning worker threads of the previous sample
     (OpenMP, OpenBLAS) go to sleep before the next one starts. A sample during which other
@@ -88,13 +159,17 @@ def interleave(fns: dict[str, Callable[[], Any]], reps: int, warmup: int = 1,
             for attempt in range(retries + 1):
                 time.sleep(gap_s if attempt == 0 else 0.5)
                 with Watch() as w:
-                    f()
-                if w.foreign is None or w.foreign <= max_foreign or attempt == retries:
+                    res = f()
+                if isinstance(res, Timing):  # measured in a worker process
+                    wall, cpu, foreign = res.wall, res.cpu / res.wall, w.others(res.cpu)
+                else:
+                    wall, cpu, foreign = w.wall, w.cpu, w.foreign
+                if foreign is None or foreign <= max_foreign or attempt == retries:
                     break
                 samples.retries[name] += 1
-            samples[name].append(w.wall)
-            samples.cpu[name].append(w.cpu)
-            samples.foreign[name].append(w.foreign)
+            samples[name].append(wall)
+            samples.cpu[name].append(cpu)
+            samples.foreign[name].append(foreign)
     return samples
 
 
@@ -224,8 +299,9 @@ def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, cwd=str(ROOT), timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=str(ROOT), timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "minidl"], capture_output=True, text=True, cwd=str(ROOT),
+                               timeout=10)
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -221,6 +221,41 @@ class TrainStep:
         return self.net.step(x, t)
 
 
+class ParallelTrainStep:
+    """The same step with the mini-batch split into ``workers`` shards that run at the same
+    time on a thread pool, each with single-threaded BLAS, their gradients summed (weighted by
+    shard size, since each shard's loss is a mean). NumPy releases the GIL inside its loops and
+    BLAS calls, so the shards really run in parallel: elementwise work, which NumPy otherwise
+    does on one core, is spread over the cores as well. Exact for this network (every layer
+    is per-observation; batch normalization would not be)."""
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray, batch: int, workers: int = 2):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import ThreadpoolController
+
+        workers = max(1, min(workers, batch // 32))  # shards below ~32 images do not pay
+        self.net = Net()
+        self.shard_nets = [Net(self.net.p) for _ in range(workers)]  # parameters shared
+        bounds = np.linspace(0, batch, workers + 1).astype(int)
+        self.batches = [[(x[i + a:i + b], labels[i + a:i + b], (b - a) / batch)
+                         for a, b in zip(bounds[:-1], bounds[1:])]
+                        for i in range(0, x.shape[0] - batch + 1, batch)]
+        self.pool = ThreadPoolExecutor(workers)
+        self.blas = ThreadpoolController().select(user_api="blas")
+        self.i = 0
+
+    def __call__(self) -> float:
+        shards = self.batches[self.i % len(self.batches)]
+        self.i += 1
+        with self.blas.limit(limits=1):
+            results = list(self.pool.map(lambda a: a[0].loss_and_grads(a[1][0], a[1][1]),
+                                         zip(self.shard_nets, shards)))
+        g = {k: sum(r[1][k] * sh[2] for r, sh in zip(results, shards)) for k in self.net.p}
+        self.net.sgdm(g)
+        return sum(r[0] * sh[2] for r, sh in zip(results, shards))
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = logits - logits.max(axis=1, keepdims=True)
     np.exp(e, out=e)
@@ -233,6 +268,33 @@ def predict_all(net: Net, x: np.ndarray, batch: int = 128) -> np.ndarray:
     for i in range(0, x.shape[0], batch):
         out[i:i + batch] = net.predict(x[i:i + batch])
     return out
+
+
+class ParallelPredict:
+    """predict_all with each mini-batch split in halves run at the same time on two threads
+    (single-threaded BLAS), as ParallelTrainStep does."""
+
+    def __init__(self, net: Net, workers: int = 2):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import ThreadpoolController
+
+        self.net, self.workers = net, workers
+        self.pool = ThreadPoolExecutor(workers)
+        self.blas = ThreadpoolController().select(user_api="blas")
+
+    def __call__(self, x: np.ndarray, batch: int = 128) -> np.ndarray:
+        out = np.empty((x.shape[0], CLASSES), np.float32)
+
+        def part(i: int, j: int) -> None:
+            out[i:j] = self.net.predict(x[i:j])
+
+        with self.blas.limit(limits=1):
+            for i in range(0, x.shape[0], batch):
+                n = min(batch, x.shape[0] - i)
+                cuts = np.linspace(i, i + n, self.workers + 1).astype(int)
+                list(self.pool.map(part, cuts[:-1], cuts[1:]))
+        return out
 
 
 def train_epoch(x: np.ndarray, labels: np.ndarray, batch: int = 128, seed: int = 0) -> Net:

@@ -110,23 +110,32 @@ def restore(undo: list) -> None:
             setattr(obj, name, value)
 
 
-def breakdown(batch: int, steps: int) -> tuple[dict[str, float], float, float, dict]:
+def breakdown(batch: int, steps: int, with_ref: bool = True
+              ) -> tuple[dict[str, float], float, float | None, dict, float]:
+    import resource
+
     x, t, _ = data(10000)
     step = minidl_side.TrainStep(x, t, batch)
     ref = numpy_reference.TrainStep(x, t, batch)
     for _ in range(3):
         step()
-        ref()
+        if with_ref:
+            ref()
+    faults = 0
     ref_phases: list[dict[str, float]] = []
     timers = Timers()
     undo = instrument(step, timers)
     totals, ref_totals = [], []
     try:
         for _ in range(steps):
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             step()
             totals.append(time.perf_counter() - t0)
+            faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
             timers.next_step()
+            if not with_ref:
+                continue
             ref.net.phases = {}
             t0 = time.perf_counter()
             ref()
@@ -136,9 +145,10 @@ def breakdown(batch: int, steps: int) -> tuple[dict[str, float], float, float, d
     finally:
         restore(undo)
     ref_med = {k: statistics.median(p.get(k, 0.0) for p in ref_phases) * 1e3
-               for k in ref_phases[0]}
+               for k in ref_phases[0]} if ref_phases else {}
     return (timers.medians(), statistics.median(totals) * 1e3,
-            statistics.median(ref_totals) * 1e3, ref_med)
+            statistics.median(ref_totals) * 1e3 if ref_totals else None, ref_med,
+            faults / steps)
 
 
 PIECES = ["dlconv fwd", "instancenorm fwd", "relu+maxpool fwd", "fullyconnect fwd",
@@ -164,7 +174,8 @@ def minidl_pieces(med: dict[str, float]) -> dict[str, float]:
     }
 
 
-def side_by_side(med: dict[str, float], total: float, ref: dict[str, float], ref_total: float,
+def side_by_side(med: dict[str, float], total: float, ref: dict[str, float],
+                 ref_total: float | None,
                  torch_pieces: dict[str, float] | None, torch_total: float | None) -> str:
     mine = minidl_pieces(med)
     head = f"{'piece (ms per step)':30s} {'minidl':>8s} {'NumPy ref':>10s}"
@@ -182,22 +193,23 @@ def side_by_side(med: dict[str, float], total: float, ref: dict[str, float], ref
         other = sum(v for k, v in torch_pieces.items() if k not in PIECES)
         line += f" {other:8.2f}"
     lines.append(line)
-    line = f"{'step (median wall time)':30s} {total:8.2f} {ref_total:10.2f}"
+    line = f"{'step (median wall time)':30s} {total:8.2f} {ref_total or 0.0:10.2f}"
     if torch_total is not None:
         line += f" {torch_total:8.2f}"
     lines.append(line)
     return "\n".join(lines)
 
 
-def report(med: dict[str, float], total: float, ref_total: float, batch: int) -> str:
+def report(med: dict[str, float], total: float, ref_total: float | None, batch: int) -> str:
     fwd = {k[4:]: v for k, v in med.items() if k.startswith("fwd ")}
     bwd = {k[4:]: v for k, v in med.items() if k.startswith("bwd ")}
     loss_fwd = med.get("crossentropy", 0.0)
     tape = med.get("dlgradient", 0.0) - sum(bwd.values())
     plumbing = med.get("dlfeval", 0.0) - sum(fwd.values()) - loss_fwd - med.get("dlgradient", 0)
     sgdm = med.get("sgdmupdate", 0.0)
+    ref_text = "not run" if ref_total is None else f"{ref_total:.2f} ms"
     lines = [f"minidl training step, batch {batch}: median {total:.2f} ms per step "
-             f"({batch / total * 1e3:.0f} images/s); NumPy reference {ref_total:.2f} ms",
+             f"({batch / total * 1e3:.0f} images/s); NumPy reference {ref_text}",
              "", f"{'piece':38s} {'ms':>8s} {'share':>7s}"]
 
     def row(name: str, ms: float) -> None:
@@ -296,6 +308,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cprofile", type=int, default=25, metavar="N",
                     help="print the N functions with the most own time (0: skip cProfile)")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch breakdown")
+    ap.add_argument("--alone", action="store_true",
+                    help="time minidl's steps alone (no NumPy reference steps in between, no "
+                         "PyTorch): the allocator then behaves as in a user's process")
     ap.add_argument("--threads", type=int, default=None,
                     help="BLAS and PyTorch threads (default: NumPy's BLAS setting)")
     args = ap.parse_args(argv)
@@ -309,14 +324,15 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         from threadpoolctl import threadpool_limits
         threadpool_limits(args.threads, user_api="blas")
-    med, total, ref_total, ref_med = breakdown(args.batch, args.steps)
+    med, total, ref_total, ref_med, faults = breakdown(args.batch, args.steps, not args.alone)
     torch_pieces = torch_total = None
-    if not args.no_torch:
+    if not args.no_torch and not args.alone:
         try:
             torch_pieces, torch_total = torch_breakdown(args.batch, args.steps, threads)
         except ImportError:
             print("(PyTorch not installed: no PyTorch column)")
-    print(f"threads: {threads}")
+    print(f"threads: {threads}; minor page faults per minidl step: {faults:.0f} "
+          f"({faults * 4 / 1024:.1f} MiB of fresh pages)")
     print(report(med, total, ref_total, args.batch))
     print()
     print(side_by_side(med, total, ref_med, ref_total, torch_pieces, torch_total))
@@ -324,6 +340,7 @@ def main(argv: list[str] | None = None) -> dict:
         print()
         print(cprofile(args.batch, max(5, args.steps // 2), args.cprofile))
     return {"batch": args.batch, "step_ms": total, "numpy_reference_ms": ref_total,
+            "page_faults_per_step": faults,
             "pieces_ms": med, "numpy_reference_pieces_ms": ref_med,
             "torch_pieces_ms": torch_pieces, "torch_step_ms": torch_total}
 

@@ -5,16 +5,16 @@
 Workloads (NAME): train (one SGDM training step at mini-batch 32, 128, 512), predict
 (minibatchpredict of 10,000 images at batch 128), epoch (one trainnet epoch of 10,000 images),
 memory (peak memory of that epoch, each side in its own process), import (``import minidl``
-in a fresh interpreter). Every timed workload runs the sides interleaved (A, B, C, A, B, C, ...)
-and reports medians; the ratio is minidl's advantage (>1: minidl is faster / smaller). A
-hand-written NumPy implementation (benchmarks/numpy_reference.py) runs alongside as the
-"what plain NumPy can do" reference. See benchmarks/README.md for the method.
+in a fresh interpreter). Each side runs in a worker process of its own (benchmarks/worker.py);
+every timed workload runs the sides interleaved (A, B, C, A, B, C, ...) and reports medians; the
+ratio is minidl's advantage (>1: minidl is faster / smaller). A hand-written NumPy implementation
+(benchmarks/numpy_reference.py) runs alongside as the "what plain NumPy can do" reference. See
+benchmarks/README.md for the method.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -28,7 +28,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import harness  # noqa: E402
 import numpy as np  # noqa: E402
-import numpy_reference  # noqa: E402
+import sides as sides_mod  # noqa: E402
 
 WORKLOADS = ("train", "predict", "epoch", "memory", "import")
 TARGETS = {
@@ -47,11 +47,13 @@ class Config:
         self.n_images = args.images or (1280 if args.quick else 10000)
         self.train_reps = args.reps or (3 if args.quick else 9)
         self.train_sample_s = 0.05 if args.quick else 0.4
-        self.predict_reps = args.reps or (2 if args.quick else 7)
+        self.predict_reps = args.reps or (1 if args.quick else 7)
         self.epoch_reps = args.reps or (1 if args.quick else 3)
         self.memory_reps = 1 if args.quick else 2
         self.memory_reference = not args.quick  # the NumPy reference's epoch memory too
-        self.import_reps = args.reps or (2 if args.quick else 9)
+        self.import_reps = args.reps or (1 if args.quick else 9)
+        self.parallel_ref = not args.no_parallel_ref and _importable("threadpoolctl")
+        self.isolate = not args.in_process
 
 
 _DATA: dict[str, np.ndarray] = {}
@@ -99,6 +101,19 @@ class Sides:
         self.minidl = minidl_side if ok else None
         self.minidl_reason = why
         self.torch_format = "channels_last"  # replaced by the faster one measured in train
+        self.workers: dict[str, harness.Remote] = {}
+        self.set_blas = False
+
+    def worker(self, name: str) -> harness.Remote:
+        """The worker process of one side (started on first use, kept for later workloads)."""
+        if name not in self.workers:
+            self.workers[name] = harness.Remote(self.threads, self.set_blas)
+        return self.workers[name]
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.close()
+        self.workers.clear()
 
 
 def result(name: str, unit: str, better: str, values: dict[str, float | None],
@@ -112,102 +127,105 @@ def result(name: str, unit: str, better: str, values: dict[str, float | None],
             return None
         return a / b if better == "higher" else b / a
 
+    rp = values.get("numpy-ref-par")
     return {"workload": name, "unit": unit, "better": better, "minidl": m, "torch": t,
-            "ratio": adv(m, t), "numpy_ref": r, "ratio_vs_ref": adv(m, r), **extra}
+            "ratio": adv(m, t), "numpy_ref": r, "ratio_vs_ref": adv(m, r),
+            "numpy_ref_parallel": rp, "ratio_ref_parallel_vs_torch": adv(rp, t), **extra}
 
 
 # ---- workloads ----------------------------------------------------------------------------------
 
+def measure(cfg: Config, sides: Sides, names: list[str], kind: str, batch: int, reps: int,
+            target_s: float | None = None) -> tuple[harness.Samples, dict[str, int]]:
+    """Build each side for one workload (in its worker process, or here with --in-process),
+    warm it up, size its samples (``target_s``: as many calls as fit, else one call) and time
+    the sides interleaved."""
+    fns: dict[str, Any] = {}
+    inner: dict[str, int] = {}
+    if cfg.isolate:  # the workers build (import, load data, warm up) at the same time
+        for name in names:
+            sides.worker(name).send(op="make", side=name, kind=kind, batch=batch,
+                                    n_images=cfg.n_images)
+        for name in names:
+            sides.worker(name).receive()
+    for name in names:
+        if cfg.isolate:
+            w = sides.worker(name)
+            n = w.call(op="calibrate", target_s=target_s)["n"] if target_s else 1
+            fns[name] = w.sampler(n)
+        else:
+            run, warm = sides_mod.make(name, kind, batch, cfg.n_images)
+            warm()
+            n = harness.calibrate(run, target_s) if target_s else 1
+            fns[name] = harness.repeat(run, n)
+        inner[name] = n
+    return harness.interleave(fns, reps, warmup=0), inner
+
+
+def _names(cfg: Config, sides: Sides, kind: str) -> list[str]:
+    names = ["minidl"] if sides.minidl else []
+    if sides.torch:
+        names += ([f"torch:{sides.torch_format}"] if kind == "epoch"
+                  else [f"torch:{f}" for f in sides.torch.FORMATS])
+    names.append("numpy-ref")
+    if cfg.parallel_ref and kind != "epoch":
+        names.append("numpy-ref-par")
+    return names
+
+
+def _extras(samples: harness.Samples) -> dict[str, Any]:
+    return {"samples_s": dict(samples), "cpu_per_wall": samples.cpu,
+            "foreign_cpu": samples.foreign, "retries": samples.retries}
+
+
+def _best_torch(sides: Sides, values: dict[str, float], higher: bool) -> tuple[Any, Any]:
+    """The faster PyTorch memory format and its value."""
+    if not sides.torch:
+        return None, None
+    keys = [k for k in values if k.startswith("torch:")]
+    best = (max if higher else min)(keys, key=lambda k: values[k])
+    return best.split(":", 1)[1], values[best]
+
+
 def bench_train(cfg: Config, sides: Sides) -> list[dict]:
     rows = []
     for batch in cfg.batches:
-        x, t, _ = data(cfg.n_images)
-        steps: dict[str, Any] = {}
-        if sides.minidl:
-            steps["minidl"] = sides.minidl.TrainStep(x, t, batch)
-        if sides.torch:
-            for fmt in sides.torch.FORMATS:
-                steps[f"torch:{fmt}"] = sides.torch.TrainStep(x, t, batch, fmt)
-        steps["numpy-ref"] = numpy_reference.TrainStep(x, t, batch)
-        for f in steps.values():  # warm up: first-call allocations, oneDNN kernels
-            f()
-            f()
-        inner = {k: harness.calibrate(f, cfg.train_sample_s) for k, f in steps.items()}
-        samples = harness.interleave({k: harness.repeat(f, inner[k]) for k, f in steps.items()},
-                                     cfg.train_reps, warmup=0)
+        samples, inner = measure(cfg, sides, _names(cfg, sides, "train"), "train", batch,
+                                 cfg.train_reps, cfg.train_sample_s)
         thr = {k: batch * inner[k] / harness.median(v) for k, v in samples.items()}
-        values: dict[str, float | None] = {"minidl": thr.get("minidl"),
-                                           "numpy-ref": thr["numpy-ref"]}
-        variant = None
-        if sides.torch:
-            variant = max(sides.torch.FORMATS, key=lambda f: thr[f"torch:{f}"])
-            values["torch"] = thr[f"torch:{variant}"]
-            if batch == 128 or (128 not in cfg.batches and batch == cfg.batches[0]):
-                sides.torch_format = variant
-        loss = float(steps["minidl"]()) if "minidl" in steps else None
+        variant, torch_value = _best_torch(sides, thr, higher=True)
+        if variant and (batch == 128 or (128 not in cfg.batches and batch == cfg.batches[0])):
+            sides.torch_format = variant
+        values = {"minidl": thr.get("minidl"), "torch": torch_value,
+                  "numpy-ref": thr["numpy-ref"], "numpy-ref-par": thr.get("numpy-ref-par")}
         rows.append(result(f"train step, batch {batch}", "images/s", "higher", values,
                            torch_variant=variant, key=f"train_{batch}",
                            torch_all={k: v for k, v in thr.items() if k.startswith("torch")},
-                           steps_per_sample=inner, minidl_loss_after=loss,
-                           samples_s=dict(samples), cpu_per_wall=samples.cpu,
-                           foreign_cpu=samples.foreign, retries=samples.retries))
-        del steps
-        gc.collect()
+                           steps_per_sample=inner, **_extras(samples)))
     return rows
 
 
 def bench_predict(cfg: Config, sides: Sides) -> list[dict]:
-    x, _, _ = data(cfg.n_images)
-    x_small = x[:256]
-    fns: dict[str, Any] = {}
-    warm: dict[str, Any] = {}
-    if sides.minidl:
-        fns["minidl"] = sides.minidl.Predict(x)
-        warm["minidl"] = sides.minidl.Predict(x_small)
-    if sides.torch:
-        for fmt in sides.torch.FORMATS:
-            fns[f"torch:{fmt}"] = sides.torch.Predict(x, fmt)
-            warm[f"torch:{fmt}"] = sides.torch.Predict(x_small, fmt)
-    ref = numpy_reference.Net()
-    fns["numpy-ref"] = lambda: numpy_reference.predict_all(ref, x)
-    warm["numpy-ref"] = lambda: numpy_reference.predict_all(ref, x_small)
-    for f in warm.values():
-        f()
-    samples = harness.interleave(fns, cfg.predict_reps, warmup=0)
+    samples, _ = measure(cfg, sides, _names(cfg, sides, "predict"), "predict", 128,
+                         cfg.predict_reps)
     thr = {k: cfg.n_images / harness.median(v) for k, v in samples.items()}
-    values: dict[str, float | None] = {"minidl": thr.get("minidl"), "numpy-ref": thr["numpy-ref"]}
-    variant = None
-    if sides.torch:
-        variant = max(sides.torch.FORMATS, key=lambda f: thr[f"torch:{f}"])
-        values["torch"] = thr[f"torch:{variant}"]
+    variant, torch_value = _best_torch(sides, thr, higher=True)
+    values = {"minidl": thr.get("minidl"), "torch": torch_value, "numpy-ref": thr["numpy-ref"],
+              "numpy-ref-par": thr.get("numpy-ref-par")}
     return [result(f"inference, {cfg.n_images} images, batch 128", "images/s", "higher", values,
                    torch_variant=variant, key="predict",
                    torch_all={k: v for k, v in thr.items() if k.startswith("torch")},
-                   samples_s=dict(samples), cpu_per_wall=samples.cpu,
-                   foreign_cpu=samples.foreign, retries=samples.retries)]
+                   **_extras(samples))]
 
 
 def bench_epoch(cfg: Config, sides: Sides) -> list[dict]:
-    x, labels, _ = data(cfg.n_images)
-    fns: dict[str, Any] = {}
-    fmt = sides.torch_format
-    if sides.minidl:
-        fns["minidl"] = lambda xx=x, tt=labels: sides.minidl.train_epoch(xx, tt, 128)
-    if sides.torch:
-        fns["torch"] = lambda xx=x, tt=labels: sides.torch.train_epoch(xx, tt, 128, fmt)
-    fns["numpy-ref"] = lambda xx=x, tt=labels: numpy_reference.train_epoch(xx, tt, 128)
-    small_x, small_t = x[:512], labels[:512]
-    warm = {"minidl": lambda: sides.minidl.train_epoch(small_x, small_t, 128),
-            "torch": lambda: sides.torch.train_epoch(small_x, small_t, 128, fmt),
-            "numpy-ref": lambda: numpy_reference.train_epoch(small_x, small_t, 128)}
-    for k in fns:
-        warm[k]()
-    samples = harness.interleave(fns, cfg.epoch_reps, warmup=0)
-    values = {k: harness.median(v) for k, v in samples.items()}
+    samples, _ = measure(cfg, sides, _names(cfg, sides, "epoch"), "epoch", 128, cfg.epoch_reps)
+    med = {k: harness.median(v) for k, v in samples.items()}
+    _, torch_value = _best_torch(sides, med, higher=False)
+    values = {"minidl": med.get("minidl"), "torch": torch_value, "numpy-ref": med["numpy-ref"]}
     return [result(f"trainnet epoch, {cfg.n_images} images, batch 128", "s", "lower", values,
-                   torch_variant=fmt if sides.torch else None, key="epoch",
-                   samples_s=dict(samples), cpu_per_wall=samples.cpu,
-                   foreign_cpu=samples.foreign, retries=samples.retries)]
+                   torch_variant=sides.torch_format if sides.torch else None, key="epoch",
+                   **_extras(samples))]
 
 
 def bench_memory(cfg: Config, sides: Sides) -> list[dict]:
@@ -287,17 +305,47 @@ def _ratio(r: float | None) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("workload", "unit", "minidl", "PyTorch", "ratio", "NumPy ref", "vs ref")
+    head = ("workload", "unit", "minidl", "PyTorch", "ratio", "NumPy ref", "vs ref",
+            "ref, sharded")
     body = [(r["workload"] + (f" [{r['torch_variant']}]" if r.get("torch_variant") and
                               r["key"].startswith(("train", "predict")) else ""),
              r["unit"], _fmt(r["minidl"], r["unit"]), _fmt(r["torch"], r["unit"]),
-             _ratio(r["ratio"]), _fmt(r["numpy_ref"], r["unit"]), _ratio(r["ratio_vs_ref"]))
+             _ratio(r["ratio"]), _fmt(r["numpy_ref"], r["unit"]), _ratio(r["ratio_vs_ref"]),
+             "" if r.get("numpy_ref_parallel") is None else
+             f"{_fmt(r['numpy_ref_parallel'], r['unit'])} "
+             f"({_ratio(r.get('ratio_ref_parallel_vs_torch'))})")
             for r in rows]
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
     line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     out = [line.format(*head), line.format(*("-" * w for w in widths))]
     out += [line.format(*b) for b in body]
     return "\n".join(out)
+
+
+def markdown(payload: dict) -> str:
+    """The results of a run (a results.json payload) as Markdown, for benchmarks/README.md."""
+    m = payload["machine"]
+    lines = [f"Run of {payload['created']} (`benchmarks/results.json`), minidl commit "
+             f"`{m.get('minidl_commit')}`: {m['cpu']}, {m['usable_cpus']} CPUs, Python "
+             f"{m['python']}, NumPy {m['numpy']} with {m['blas']}, PyTorch "
+             f"{m.get('torch', 'n/a')}; {payload['threads']} threads for NumPy's BLAS and "
+             f"PyTorch; data: {payload.get('data')}.", "",
+             "| workload | unit | minidl | PyTorch | ratio | NumPy ref | vs ref | "
+             "NumPy ref, 2 shards (vs PyTorch) |",
+             "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for r in payload["results"]:
+        name = r["workload"]
+        if r.get("torch_variant") and r["key"].startswith(("train", "predict")):
+            name += f" (PyTorch {r['torch_variant'].replace('_', '-')})"
+        par = "" if r.get("numpy_ref_parallel") is None else \
+            (f"{_fmt(r['numpy_ref_parallel'], r['unit'])} "
+             f"({_ratio(r.get('ratio_ref_parallel_vs_torch'))})")
+        lines.append(f"| {name} | {r['unit']} | {_fmt(r['minidl'], r['unit'])} | "
+                     f"{_fmt(r['torch'], r['unit'])} | {_ratio(r['ratio'])} | "
+                     f"{_fmt(r['numpy_ref'], r['unit'])} | {_ratio(r['ratio_vs_ref'])} | {par} |")
+    if payload.get("targets"):
+        lines += ["", "Targets:", ""] + [f"- {t.strip()}" for t in payload["targets"]]
+    return "\n".join(lines)
 
 
 def targets(rows: list[dict]) -> list[str]:
@@ -334,6 +382,30 @@ def targets(rows: list[dict]) -> list[str]:
     return lines
 
 
+def run_workloads(selected: list[str], runners: dict, cfg: Config, sides: Sides,
+                  args: argparse.Namespace, facts: dict) -> list[dict]:
+    rows: list[dict] = []
+    for name in selected:
+        idle = harness.wait_idle(args.wait_idle) if args.wait_idle else None
+        if idle is not None:
+            print(f"  ({name}: machine {idle:.0%} idle before the start)", flush=True)
+        t0 = time.perf_counter()
+        load0 = harness.load_average()
+        new = runners[name](cfg, sides)
+        for r in new:
+            r["load_average"] = [load0, harness.load_average()]
+            r["idle_before"] = idle
+            r["minidl_commit"] = facts["minidl_commit"]
+            r["run_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        rows += new
+        for r in new:
+            print(f"  {r['workload']}: minidl {_fmt(r['minidl'], r['unit'])}, PyTorch "
+                  f"{_fmt(r['torch'], r['unit'])}, NumPy ref {_fmt(r['numpy_ref'], r['unit'])} "
+                  f"{r['unit']}", flush=True)
+        print(f"  ({name}: {time.perf_counter() - t0:.1f} s)", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="minidl vs PyTorch CPU benchmark")
     ap.add_argument("--quick", action="store_true",
@@ -342,8 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"run only these workloads ({', '.join(WORKLOADS)}); repeat or "
                          "separate with commas")
     ap.add_argument("--json", type=Path, default=None,
-                    help="where to write the results (default benchmarks/results.json, or "
-                         "benchmarks/results-quick.json with --quick)")
+                    help="where to write the results (default benchmarks/results.json; with "
+                         "--quick build/benchmarks-quick.json, which git ignores)")
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for NumPy's BLAS and PyTorch (default: NumPy's BLAS "
                          "setting, and PyTorch is set to match it)")
@@ -357,9 +429,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--merge", action="store_true",
                     help="update the rows of these workloads in the existing JSON file and "
                          "keep its other rows (to re-run one workload in a quiet moment)")
+    ap.add_argument("--no-parallel-ref", action="store_true",
+                    help="leave out the NumPy reference run on two threads by batch shards")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run every side in this one process instead of one worker process "
+                         "per side (sides then share malloc state and thread pools)")
     ap.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=None,
                     help="training-step batch sizes, e.g. 32,128,512")
+    ap.add_argument("--markdown", type=Path, default=None, metavar="JSON",
+                    help="print the results in JSON (e.g. benchmarks/results.json) as a "
+                         "Markdown table and exit (runs nothing)")
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     only = [w.strip() for item in args.only for w in item.split(",") if w.strip()]
     unknown = [w for w in only if w not in WORKLOADS]
     if unknown:
@@ -376,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         facts["method"] += " (set with --threads)"
     threads = facts["blas_threads"]
     sides = Sides(threads)
+    sides.set_blas = bool(args.threads)
     if sides.torch:
         facts.update(sides.torch.info())
     print("minidl vs PyTorch (CPU): the 7-layer example, float32" + (" [QUICK]" if cfg.quick
@@ -400,27 +484,15 @@ def main(argv: list[str] | None = None) -> int:
               "best)")
     print(flush=True)
 
-    rows: list[dict] = []
     runners = {"train": bench_train, "predict": bench_predict, "epoch": bench_epoch,
                "memory": bench_memory, "import": bench_import}
-    for name in selected:
-        idle = harness.wait_idle(args.wait_idle) if args.wait_idle else None
-        if idle is not None:
-            print(f"  ({name}: machine {idle:.0%} idle before the start)", flush=True)
-        t0 = time.perf_counter()
-        load0 = harness.load_average()
-        new = runners[name](cfg, sides)
-        for r in new:
-            r["load_average"] = [load0, harness.load_average()]
-            r["idle_before"] = idle
-            r["run_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
-        rows += new
-        for r in new:
-            print(f"  {r['workload']}: minidl {_fmt(r['minidl'], r['unit'])}, PyTorch "
-                  f"{_fmt(r['torch'], r['unit'])}, NumPy ref {_fmt(r['numpy_ref'], r['unit'])} "
-                  f"{r['unit']}", flush=True)
-        print(f"  ({name}: {time.perf_counter() - t0:.1f} s)", flush=True)
-    out = args.json or HERE / ("results-quick.json" if cfg.quick else "results.json")
+    try:
+        rows = run_workloads(selected, runners, cfg, sides, args, facts)
+    finally:
+        sides.close()
+    out = args.json or (HERE.parent / "build" / "benchmarks-quick.json" if cfg.quick
+                        else HERE / "results.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
     if args.merge and out.exists():
         old = json.loads(out.read_text())
         keys = {r["key"] for r in rows}
