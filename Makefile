@@ -21,11 +21,15 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# PyTorch (CPU build) is only ever taken from a local wheel; without one the comparison is skipped.
+# PyTorch's CPU build is only ever taken from a local wheel (an unpinned torch from the index is a
+# multi-GB CUDA build): its small pure-Python dependencies come from the index, torch itself with
+# --no-index --no-deps. Without the wheel, the comparison columns say n/a.
+TORCH_DEPS := filelock sympy networkx jinja2 fsspec typing-extensions threadpoolctl
 bench: $(STAMP)
-	-$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet --no-index \
-		--find-links /opt/wheels --find-links /opt/pypi/files "torch==2.13.0" 2>/dev/null || \
-		echo "PyTorch CPU wheel not found locally: the PyTorch comparison will be skipped."
+	@$(PY) -c "import torch" 2>/dev/null || ( \
+		$(PY) -m pip install --quiet $(TORCH_DEPS) && \
+		$(PY) -m pip install --quiet --no-index --no-deps --find-links /opt/wheels "torch==2.13.0" \
+	) || echo "PyTorch CPU wheel not found locally: the PyTorch comparison will be skipped."
 	$(PY) benchmarks/run.py
 
 clean:

@@ -324,11 +324,15 @@ def _colorize(masks: np.ndarray, c: dict[str, np.ndarray], rng: np.random.Genera
 
 
 def _to_digit_data(arrays: dict[str, np.ndarray]) -> DigitData:
-    """Convert uint8 N x H x W x C images to float32 H x W x C x N in [0, 1]."""
+    """Convert uint8 N x H x W x C images to float32 H x W x C x N in [0, 1].
+
+    The result is an H x W x C x N *view* of image-major memory (minidl's channels-last
+    layout), so trainnet and minibatchpredict take mini-batches without copying the data set.
+    """
     fields = {}
     for name in ("Train", "Validation", "Test"):
         x = arrays["X" + name]
-        fields["X" + name] = np.ascontiguousarray(x.transpose(1, 2, 3, 0), dtype=np.float32) / 255
+        fields["X" + name] = (x.astype(np.float32) / 255).transpose(1, 2, 3, 0)
         fields["T" + name] = np.asarray(arrays["T" + name], dtype=np.int64)
     return DigitData(**fields, ClassNames=np.arange(10, dtype=np.int64))
 

@@ -166,3 +166,11 @@ def test_importing_does_not_import_matplotlib():
     code = "import sys, minidl.datasets, minidl.datastore; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_images_are_stored_image_major_for_trainnet(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIDL_CACHE", str(tmp_path))
+    data = digits(200, color=True, seed=3)
+    X = data.XTrain
+    assert X.shape[:3] == (28, 28, 3)
+    assert X.transpose(3, 0, 1, 2).flags["C_CONTIGUOUS"]  # N, H, W, C in memory
