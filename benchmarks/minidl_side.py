@@ -13,57 +13,13 @@ softmaxLayer. Loss: crossentropy on the softmax output with one-hot "CB" targets
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import numpy as np
 
-_NAMES = {
-    "dlarray": ("minidl", "minidl.dlarray"),
-    "dlfeval": ("minidl", "minidl.autodiff"),
-    "dlgradient": ("minidl", "minidl.autodiff"),
-    "dlnetwork": ("minidl", "minidl.network"),
-    "forward": ("minidl", "minidl.network"),
-    "crossentropy": ("minidl", "minidl.ops.nn", "minidl.ops"),
-    "sgdmupdate": ("minidl", "minidl.optimizers"),
-    "minibatchpredict": ("minidl", "minidl.prediction"),
-    "trainnet": ("minidl", "minidl.trainnet"),
-    "trainingOptions": ("minidl", "minidl.training_options"),
-    "imageInputLayer": ("minidl", "minidl.layers"),
-    "convolution2dLayer": ("minidl", "minidl.layers"),
-    "instanceNormalizationLayer": ("minidl", "minidl.layers"),
-    "reluLayer": ("minidl", "minidl.layers"),
-    "maxPooling2dLayer": ("minidl", "minidl.layers"),
-    "fullyConnectedLayer": ("minidl", "minidl.layers"),
-    "softmaxLayer": ("minidl", "minidl.layers"),
-}
-
-
-class _API:
-    """The public names, taken from ``minidl`` itself where it exports them."""
-
-    def __getattr__(self, name: str) -> Any:
-        for module in _NAMES[name]:
-            try:
-                obj = getattr(importlib.import_module(module), name, None)
-            except ImportError:
-                obj = None
-            if obj is not None:
-                setattr(self, name, obj)
-                return obj
-        raise ImportError(f"minidl does not provide {name} yet")
-
-
-md = _API()
+import minidl as md
 
 
 def available() -> tuple[bool, str]:
-    """Whether every piece the benchmark uses can be imported (and why not)."""
-    try:
-        for name in _NAMES:
-            getattr(md, name)
-    except ImportError as err:
-        return False, str(err)
+    """The minidl side needs nothing beyond minidl itself (kept for the harness's interface)."""
     return True, ""
 
 
