@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from ._matlab import format_properties, parse_name_value
-from .backend import active_module, array_module, to_module
+from .backend import active_module, array_module, to_module, tune_malloc
 from .dlarray import dlarray
 from .layers.base import Layer, LayerArray, move_params, size_x
+from .layers.conv import MaxPooling2DLayer
+from .layers.core import ReLULayer
 from .layers.input import _InputLayer
 
 __all__ = ["dlnetwork", "Table", "predict", "forward", "initialize"]
@@ -297,17 +299,45 @@ class dlnetwork:
 
     # ---- autodiff container ---------------------------------------------------------------
     def _tree_flatten(self) -> tuple[list, Any]:
-        leaves, rebuild_table = self.Learnables._tree_flatten()
+        values = [getattr(layer, name, None) for layer, name in self._learnable_slots()]
+        where = [i for i, v in enumerate(values) if isinstance(v, dlarray)]
 
         def rebuild(new_leaves: list) -> dlnetwork:
-            out = copy.copy(self)
-            out._assign(rebuild_table(new_leaves), "learnables")
-            return out
+            new = list(values)
+            for i, leaf in zip(where, new_leaves):
+                new[i] = leaf
+            return self._with_learnable_values(new)
 
-        return leaves, rebuild
+        return [values[i] for i in where], rebuild
+
+    def _learnable_slots(self) -> list[tuple[Layer, str]]:
+        """(layer, parameter name) of each Learnables row, in row order."""
+        return [(layer, name) for layer in self._layers for name in type(layer).learnables]
+
+    def _with_learnable_values(self, values: Sequence[Any]) -> dlnetwork:
+        """A copy of the network holding ``values`` (one per Learnables row, in row order).
+
+        The fast path for values minidl makes from the network's own (the traced copies in
+        dlfeval, solver updates): dlarrays of the sizes already there are set directly, without
+        building and checking a table (a tenth of a millisecond per step, twice per step). Any
+        other value goes through the full check of ``net.Learnables = table``.
+        """
+        out = copy.copy(self)
+        slots = out._learnable_slots()
+        trusted = len(values) == len(slots) and all(
+            isinstance(v, dlarray) and isinstance(getattr(layer, name, None), dlarray)
+            and v._data.shape == getattr(layer, name)._data.shape
+            for (layer, name), v in zip(slots, values))
+        if not trusted:
+            out._assign(out.Learnables.with_values(values), "learnables")
+            return out
+        for (layer, name), value in zip(slots, values):
+            setattr(layer, name, value)
+        return out
 
     # ---- evaluation --------------------------------------------------------------------------
     def _prepare(self, X: Any, where: str) -> dlarray:
+        tune_malloc()  # once per process: keep big freed blocks for the next step (see there)
         if not self._initialized:
             raise ValueError(f"{where}: the network is not initialized: use "
                              "net = net.initialize() (or initialize(net, X)) first.")
@@ -334,7 +364,7 @@ class dlnetwork:
         C x N features). The result is a formatted dlarray ("CB" after fully connected layers).
         """
         X = self._prepare(X, "predict")
-        for layer in self._layers:
+        for layer in _execution_order(self._layers):
             X = layer.predict(X)
         return X
 
@@ -343,7 +373,7 @@ class dlnetwork:
         returned in ``state``; assign ``net.State = state`` to keep them) and dropout on."""
         X = self._prepare(X, "forward")
         updates: dict[tuple[str, str], Any] = {}
-        for layer in self._layers:
+        for layer in _execution_order(self._layers):
             out = layer.forward(X)
             if isinstance(out, tuple):
                 X, new = out
@@ -370,6 +400,19 @@ class dlnetwork:
         """Per-layer activations and learnables, like analyzeNetwork (minidl.layers.summary)."""
         from .layers.summary import analyzeNetwork
         return analyzeNetwork(self)
+
+
+def _execution_order(layers: Sequence[Layer]) -> list[Layer]:
+    """The layers in the order they run: a reluLayer directly followed by a maxPooling2dLayer runs
+    after it instead, on the pooled data (4x smaller for 2x2 pooling; about 1.5 ms of a 30 ms
+    batch-128 step). Same values and gradients: max_i relu(x_i) = relu(max_i x_i), and both ways
+    the gradient reaches the first maximum of the window if that maximum is positive, else no
+    element (every window holds at least one input pixel, as maxpool requires)."""
+    order = list(layers)
+    for i in range(len(order) - 1):
+        if type(order[i]) is ReLULayer and type(order[i + 1]) is MaxPooling2DLayer:
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return order
 
 
 def _detached(v: Any) -> Any:

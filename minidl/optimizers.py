@@ -157,7 +157,9 @@ def _is_raw(x: Any) -> bool:
 
 
 def _is_network(x: Any) -> bool:
-    return hasattr(x, "Learnables") and hasattr(x, "Layers")
+    # Looked up without reading them: a network's Layers property copies every layer.
+    own = getattr(x, "__dict__", {})
+    return all(hasattr(type(x), name) or name in own for name in ("Learnables", "Layers"))
 
 
 def _split_params(params: Any, where: str) -> tuple[list, list, Callable, Callable]:
@@ -182,6 +184,8 @@ def _split_params(params: Any, where: str) -> tuple[list, list, Callable, Callab
 
 def _with_learnables(net: Any, table: Any) -> Any:
     """A copy of ``net`` holding ``table`` as its Learnables (the caller's net is not changed)."""
+    if hasattr(net, "_with_learnable_values"):  # a dlnetwork: its fast path for such values
+        return net._with_learnable_values(table.Value)
     out = copy.copy(net)
     out.Learnables = table
     return out

@@ -211,10 +211,15 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
         y += bd
     elif bd is not None:
         b_row = bd.reshape(-1)
-        if b_row.dtype == y.dtype:
-            y += b_row  # in place on the fresh GEMM result
-        else:
+        if b_row.dtype != y.dtype:
             y = y + b_row
+        elif b_row.size == f:
+            # In place on the fresh GEMM result, on rows of Wo*F with the bias tiled Wo times:
+            # adding to rows of only F elements is mostly loop overhead (2.5x slower).
+            rows = y.reshape(n * ho, wo * f)
+            rows += xp.tile(b_row, wo)
+        else:
+            y += b_row
     out = _to_canonical(y.reshape(n, ho, wo, f), perm, single)
 
     # The patch matrix is kept only when dW can be asked for (weights traced); without tracing
@@ -230,7 +235,9 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
             dx = _col2im(xp, g2, w2, (n, h, w, c), (ho, wo), (kh, kw), pads, stride, dilation)
             dx = _to_canonical(dx, perm, single).astype(x_dtype, copy=False)
         if needs[1]:
-            dw = (keep_cols.T @ g2).reshape(w_shape).astype(w_dtype, copy=False)
+            # (dY^T @ patches)^T: the same product, 10-20% faster in OpenBLAS than patches^T @ dY
+            # (whose transposed operand is the tall patch matrix).
+            dw = (g2.T @ keep_cols).T.reshape(w_shape).astype(w_dtype, copy=False)
         if needs[2]:
             # ones @ dY (a GEMV) sums the rows 2-3x faster than sum(axis=0) on C-order rows of F.
             db = xp.ones(n * ho * wo, g2.dtype) @ g2 if b_size == f else g2.sum()
@@ -339,16 +346,26 @@ def _unfold_max(xp: Any, g: Any, row_index: Any, col_index: Any, pool: tuple,
     (ph, pw), (_, ho, wo, _) = pool, g.shape
     if col_index is not None:
         spread = xp.empty((n, ho, wo, pw, c), g.dtype)
-        for j in range(pw):
-            xp.multiply(g, col_index == j, out=spread[:, :, :, j])
+        _route(xp, g, col_index, [spread[:, :, :, j] for j in range(pw)])
         g = spread
     g = g.reshape(n, ho, 1, wo * pw * c)
     if row_index is not None:
         spread = xp.empty((n, ho, ph, wo * pw * c), g.dtype)
-        for i in range(ph):
-            xp.multiply(g[:, :, 0], row_index == i, out=spread[:, :, i])
+        _route(xp, g[:, :, 0], row_index, [spread[:, :, i] for i in range(ph)])
         g = spread
     return _fill(xp, g.reshape(n, ho * ph, wo * pw, c), in_shape)
+
+
+def _route(xp: Any, g: Any, index: Any, outs: list) -> None:
+    """outs[k] = g where ``index`` is k, else 0. For two candidates ``index`` is the boolean
+    "the second won", and outs are g·index and g − g·index (exact: g − g = 0, g − 0 = g), which
+    for finite g saves a comparison and a multiply over ``g * (index == k)`` for each k."""
+    if len(outs) == 2 and index.dtype == bool:
+        xp.multiply(g, index, out=outs[1])
+        xp.subtract(g, outs[1], out=outs[0])
+        return
+    for k, out in enumerate(outs):
+        xp.multiply(g, index == k, out=out)
 
 
 def _fill(xp: Any, d: Any, in_shape: tuple) -> Any:

@@ -197,12 +197,17 @@ def relu(X: dlarray) -> dlarray:
 
 
 def leakyrelu(X: dlarray, scaleFactor: float = 0.01) -> dlarray:
-    """x where x > 0, else scaleFactor * x (MATLAB's default scale is 0.01)."""
-    xp = array_module(X._data)
-    positive = X._data > 0
-    y = xp.where(positive, X._data, X._data * scaleFactor)
-    return record(y, X._fmt, (X,),
-                  lambda gy, needs: (xp.where(positive, gy, gy * scaleFactor),))
+    """x where x > 0, else scaleFactor * x (MATLAB's default scale is 0.01).
+
+    Forward and gradient multiply by the slope (1 where x > 0, else scaleFactor) made once from
+    the mask, rather than using ``where`` (2-3x slower on unpredictable masks); the results are
+    identical: the slope is exactly 1 or exactly scaleFactor in x's dtype."""
+    x = X._data
+    positive = x > 0
+    slope = (~positive).astype(x.dtype)
+    slope *= scaleFactor
+    slope += positive
+    return record(x * slope, X._fmt, (X,), lambda gy, needs: (gy * slope,))
 
 
 def sigmoid(X: dlarray) -> dlarray:

@@ -121,6 +121,8 @@ def _sum_over(x: Any, reduce: list[bool]) -> Any:
     """
     xp = array_module(x)
     out_shape = tuple(1 if r else n for n, r in zip(x.shape, reduce))
+    if x.size == 0:  # an empty batch: sums of nothing (the size-1 axes below assume data)
+        return xp.zeros(out_shape, x.dtype)
     dims = [(n, r) for n, r in zip(x.shape, reduce) if n > 1]
     blocks: list[list] = []  # [size, reduced?]
     for i, (n, r) in enumerate(dims):
@@ -189,45 +191,43 @@ class _Wide:
 # ---- the kernel: forward and its fused backward, side by side --------------------------------
 
 def _normalize_forward(x: Any, shared: list[bool], gamma: Any, beta: Any, epsilon: float,
-                       keep_xhat: bool) -> tuple:
+                       keep_centred: bool) -> tuple:
     """y = γ·(x − μ)/sqrt(σ² + ε) + β with μ, σ² over the ``shared`` axes of x.
 
-    Returns (y, mu, var, rstd, xhat); xhat (the normalized x, what backward needs) is None
-    unless ``keep_xhat``. The variance is two-pass (from the centred data), in x's dtype.
+    Returns (y, mu, var, rstd, xc); xc = x − μ is what backward needs (None unless
+    ``keep_centred``): backward works with x̂ = xc·rstd without it being stored, which saves a
+    pass over the data here. The variance is two-pass (from the centred data), in x's dtype; the
+    buffer of the squares then receives y.
     """
     xp = array_module(x)
     e = _Wide(x.shape)
-    count = math.prod(n for n, s in zip(x.shape, shared) if s)
+    count = max(math.prod(n for n, s in zip(x.shape, shared) if s), 1)  # 0 for an empty batch
     mu = _sum_over(x, shared) / count
     xc = e(x) - e(mu)
-    sq = xc * xc
-    var = _sum_over(sq.reshape(x.shape), shared) / count
+    y = xc * xc
+    var = _sum_over(y.reshape(x.shape), shared) / count
     rstd = 1 / xp.sqrt(var + epsilon)
-    if not keep_xhat:  # prediction: y = xc·(γ·rstd) + β in place, nothing kept
-        xc *= e(rstd * gamma)
-        xc += e(beta)
-        return xc.reshape(x.shape), mu, var, rstd, None
-    xc *= e(rstd)  # now x̂
-    y = xp.multiply(xc, e(gamma), out=sq)
+    xp.multiply(xc, e(rstd * gamma), out=y)
     y += e(beta)
-    return y.reshape(x.shape), mu, var, rstd, xc.reshape(x.shape)
+    return y.reshape(x.shape), mu, var, rstd, xc.reshape(x.shape) if keep_centred else None
 
 
-def _normalize_backward(gy: Any, xhat: Any, rstd: Any, gamma: Any, shared: list[bool],
+def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bool],
                         channel_axes: tuple[int, int], needs: tuple[bool, bool, bool]) -> tuple:
     """Gradients (dx, dgamma, dbeta) of ``_normalize_forward``, those flagged in ``needs``.
 
-    With dx̂ = γ·gy and means over the shared axes:
+    With x̂ = xc·rstd, dx̂ = γ·gy and means over the shared axes:
         dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),  dγ = Σ gy·x̂,  dβ = Σ gy  (Σ over all but C).
-    Both means come from per-(statistic, channel) partial sums of gy and gy·x̂, which also
-    give dγ and dβ, so the whole backward reads gy and x̂ a few times and allocates two arrays.
+    Both means come from per-(statistic, channel) partial sums of gy and gy·xc (rstd is constant
+    within each sum, so it multiplies the sums), which also give dγ and dβ, so the whole
+    backward reads gy and xc a few times and allocates two arrays.
     ``channel_axes`` are the (group, channel-in-group) axes; dγ and dβ come back with their shape.
     """
     xp = array_module(gy)
     e = _Wide(gy.shape)
     need_x, need_gamma, need_beta = needs
     c_axis = channel_axes[1]
-    count = math.prod(n for n, s in zip(gy.shape, shared) if s)
+    count = max(math.prod(n for n, s in zip(gy.shape, shared) if s), 1)
     partial = [s and i not in channel_axes for i, s in enumerate(shared)]
     others = tuple(i for i in range(gy.ndim) if i not in channel_axes)
     dx = dgamma = dbeta = None
@@ -235,8 +235,8 @@ def _normalize_backward(gy: Any, xhat: Any, rstd: Any, gamma: Any, shared: list[
     if need_beta:
         dbeta = gsum.sum(axis=others)
     if need_x or need_gamma:
-        gxh = e(gy) * e(xhat)
-        gxsum = _sum_over(gxh.reshape(gy.shape), partial)                   # Σ gy·x̂
+        gxc = e(gy) * e(xc)
+        gxsum = _sum_over(gxc.reshape(gy.shape), partial) * rstd            # Σ gy·x̂
         if need_gamma:
             dgamma = gxsum.sum(axis=others)
         if need_x:
@@ -244,8 +244,8 @@ def _normalize_backward(gy: Any, xhat: Any, rstd: Any, gamma: Any, shared: list[
             # channels of a group (a single channel for batch and instance normalization)
             mean_dxh = (gamma * gsum).sum(axis=c_axis, keepdims=True) / count
             mean_dxh_xh = (gamma * gxsum).sum(axis=c_axis, keepdims=True) / count
-            dx = xp.multiply(e(gy), e(rstd * gamma), out=gxh)
-            dx -= e(xhat) * e(rstd * mean_dxh_xh)
+            dx = xp.multiply(e(gy), e(rstd * gamma), out=gxc)
+            dx -= e(xc) * e(rstd * rstd * mean_dxh_xh)
             dx -= e(rstd * mean_dxh)
             dx = dx.reshape(gy.shape)
     return dx, dgamma, dbeta
@@ -347,14 +347,14 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
     beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
     shared = view.mask(SHARED_LABELS[kind])
     traced = _traced(X, offset, scaleFactor)
-    y, mu, var, rstd, xhat = _normalize_forward(view.of(data), shared, gamma, beta, epsilon,
-                                                keep_xhat=traced)
+    y, mu, var, rstd, xc = _normalize_forward(view.of(data), shared, gamma, beta, epsilon,
+                                              keep_centred=traced)
     out = view.back(y).reshape(shape)
     if not traced:
         return dlarray._wrap(out, out_fmt), mu, var
 
     def backward(gy: Any, needs: tuple) -> tuple:  # needs: X, offset (β), scaleFactor (γ)
-        dx, dgamma, dbeta = _normalize_backward(view.of(gy.reshape(data.shape)), xhat, rstd,
+        dx, dgamma, dbeta = _normalize_backward(view.of(gy.reshape(data.shape)), xc, rstd,
                                                 gamma, shared, view.channel_axes,
                                                 (needs[0], needs[2], needs[1]))
         return (view.back(dx).reshape(shape) if dx is not None else None,
@@ -452,6 +452,8 @@ def batchnorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float 
     old_mean = _per_channel(stats[0], C, "runMean", where, data.dtype)
     old_var = _per_channel(stats[1], C, "runVar", where, data.dtype)
     Y, mu, var = _run(where, "batch", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"])
+    if data.size == 0:  # an empty mini-batch has no statistics: the running ones stay
+        mean_decay = var_decay = 0.0
     new_mean = mean_decay * mu.reshape(-1) + (1 - mean_decay) * old_mean
     new_var = var_decay * var.reshape(-1) + (1 - var_decay) * old_var
     return Y, _like(new_mean, stats[0]), _like(new_var, stats[1])
