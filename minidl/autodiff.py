@@ -9,10 +9,16 @@ output only while ``dlfeval`` is running, so prediction pays nothing for autogra
 higher generation than its parents), runs each backward once in that order without recursion,
 accumulates gradients of values used more than once, skips inputs that lead to no requested
 gradient, and releases each node's captured arrays as soon as its backward has run.
+
+Tracing is per thread: ``dlfeval`` turns recording on for the thread that calls it only, so
+``dlfeval`` calls running at the same time in different threads (trainnet computes the halves of
+a mini-batch that way) each build and consume their own graph, and ops run meanwhile by other
+threads are not traced. The graph itself is plain objects and may be used from any thread.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +38,18 @@ class Node:
         self.generation = generation
 
 
-class _Tape:
-    depth = 0  # > 0 while dlfeval is running
+class _Tape(threading.local):
+    """The tracing state of one thread (each thread sees its own ``depth``)."""
+
+    depth = 0  # > 0 while dlfeval is running in this thread
+
+
+_tape = _Tape()
 
 
 def is_tracing() -> bool:
-    return _Tape.depth > 0
+    """True while the calling thread is inside ``dlfeval``."""
+    return _tape.depth > 0
 
 
 def leaf() -> Node:
@@ -53,7 +65,7 @@ def record(data: Any, fmt: str, inputs: tuple, backward: Callable) -> Any:
     """
     from .dlarray import dlarray
 
-    if _Tape.depth == 0:
+    if _tape.depth == 0:
         return dlarray._wrap(data, fmt)
     parents = tuple(x._node if isinstance(x, dlarray) else None for x in inputs)
     live = [p.generation for p in parents if p is not None]
@@ -117,12 +129,13 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     def trace(x: dlarray) -> dlarray:
         return dlarray._wrap(x._data, x._fmt, leaf())
 
-    _Tape.depth += 1
+    tape = _tape
+    tape.depth += 1
     try:
         result = fun(*tree_map(trace, list(args)),
                      **{k: tree_map(trace, v) for k, v in kwargs.items()})
     finally:
-        _Tape.depth -= 1
+        tape.depth -= 1
     return tree_map(lambda y: dlarray._wrap(y._data, y._fmt), result)
 
 
@@ -136,7 +149,7 @@ def dlgradient(y: Any, *xs: Any, RetainData: bool = False) -> Any:
     """
     from .dlarray import dlarray
 
-    if _Tape.depth == 0:
+    if _tape.depth == 0:
         raise RuntimeError("dlgradient must be called inside a function evaluated by dlfeval: "
                            "use dlfeval(fun, inputs...) and call dlgradient within fun")
     if not isinstance(y, dlarray):

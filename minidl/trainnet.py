@@ -11,6 +11,15 @@ histories.
 
 Data is converted once: X to float32 in channels-last memory order (N, H, W, C) on the training
 device, targets to one-hot float32 rows; a mini-batch is one index into each.
+
+On the CPU a mini-batch of at least 2 x ``MIN_CHUNK`` observations is computed in chunks on
+several threads at the same time (``minidl.prediction.split_plan``; ``MINIDL_THREADS=1`` turns
+this off) when that gives the same step: the loss is one of the built-in losses, each a mean
+over the observations, so loss = Σ_k (n_k / N) · loss_k and the same for the gradients; every
+layer is one that treats observations independently in training (no batch normalization, no
+dropout, no custom or function layers); and the network has no State. Chunks and their order
+are fixed, so a run is as reproducible as an unsplit one; it differs from the unsplit
+computation by float32 rounding only.
 """
 
 from __future__ import annotations
@@ -42,7 +51,9 @@ from .prediction import (
     Observations,
     _backend,
     arrange,
+    concat_batch,
     execution_module,
+    in_parallel,
     is_datastore,
     is_label_vector,
     metric_value,
@@ -50,7 +61,9 @@ from .prediction import (
     network_on,
     observations,
     one_hot,
+    predict_chunks,
     read_datastore,
+    split_plan,
     weighted_means,
 )
 from .training_options import TrainingOptions
@@ -98,7 +111,7 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
         if opts.ValidationData is not None:
             val = _training_data(*_pair(opts.ValidationData), net, loss_name, opts,
                                  train.classes, "ValidationData")
-        net, info = _Run(net, train, val, loss_fcn, opts, t0).run()
+        net, info = _Run(net, train, val, loss_fcn, opts, t0, bool(loss_name)).run()
     return network_on(net, home), info
 
 
@@ -334,9 +347,11 @@ class _Run:
     """One call of trainnet: the loop over epochs and mini-batches, and its reporters."""
 
     def __init__(self, net: Any, train: _Data, val: _Data | None, loss_fcn: LossFcn,
-                 opts: TrainingOptions, t0: float) -> None:
+                 opts: TrainingOptions, t0: float, builtin_loss: bool = False) -> None:
         self.net, self.train, self.val, self.loss_fcn, self.opts = net, train, val, loss_fcn, opts
         self.t0 = t0
+        # a mini-batch may be split over threads only for a built-in (mean) loss
+        self.splittable = builtin_loss
         self.metrics = [str(m) for m in (opts.Metrics or [])]
         self.labels = [metric_label(m) for m in self.metrics]
         self.solver = _Solver(opts, list(net.learnable_factors()))
@@ -421,22 +436,21 @@ class _Run:
     def _iteration(self, iteration: int, epoch: int, lr: float, idx: Any, epoch_end: bool,
                    last: bool) -> str | None:
         """One mini-batch: gradients, checks, update, validation, reporting; a stop reason."""
-        X, T = self.train.X.batch(idx), self.train.T.batch(idx)
-        loss, grads, state, Y = dlfeval(
-            lambda net: _loss_and_gradients(net, X, T, self.loss_fcn), self.net)
-        value = float(loss)
+        value, grads, state, Y, T = self._step(idx)
         record = self._record(iteration, epoch, lr, value)
         if not math.isfinite(value):
             record["Final"] = True
             self._emit(record)
             return "Training loss is NaN" if math.isnan(value) else "Training loss is Inf"
         params = list(self.net.Learnables.Value)
-        new = self.solver.step(params, [g._data for g in tree_flatten(grads)[0]], lr)
+        new = self.solver.step(params, grads, lr)
         self.net.Learnables = self.net.Learnables.with_values(new)
         self.net.State = state
         self.committed = (iteration, self._values())
-        for m, label in zip(self.metrics, self.labels):
-            record["Training" + label] = metric_value(m, Y._data, T._data, Y.fmt)
+        if self.metrics:
+            Y, T = Y(), T()
+            for m, label in zip(self.metrics, self.labels):
+                record["Training" + label] = metric_value(m, Y._data, T._data, Y.fmt)
         record["EpochEnd"] = epoch_end
         stop = MAX_EPOCHS if last else None
         freq = self.opts.ValidationFrequency
@@ -453,6 +467,33 @@ class _Run:
         self._emit(record)
         return stop
 
+    def _step(self, idx: Any) -> tuple:
+        """Loss value, raw gradients, new state, and functions giving the outputs Y and targets
+        T of the mini-batch ``idx``: in one piece, or as the chunk-weighted sums of the chunks
+        of the split plan computed at the same time on several threads."""
+        xp, n = array_module(self.train.X.data), len(idx)
+        chunks = split_plan(self.net, xp, n, training=True) if self.splittable else [(0, n)]
+
+        def part(bounds: tuple[int, int]) -> tuple:
+            sub = idx[bounds[0]:bounds[1]] if len(chunks) > 1 else idx
+            X, T = self.train.X.batch(sub), self.train.T.batch(sub)
+            loss, grads, state, Y = dlfeval(
+                lambda net: _loss_and_gradients(net, X, T, self.loss_fcn), self.net)
+            weight = (bounds[1] - bounds[0]) / n
+            grads = [g._data for g in tree_flatten(grads)[0]]
+            if len(chunks) > 1:
+                grads = [g * weight for g in grads]  # float32 stays float32
+            return float(loss), weight, grads, state, Y, T
+
+        parts = in_parallel(part, chunks)
+        if len(parts) == 1:
+            value, _, grads, state, Y, T = parts[0]
+            return value, grads, state, lambda: Y, lambda: T
+        value = sum(p[0] * p[1] for p in parts)
+        grads = [sum(gs[1:], gs[0]) for gs in zip(*(p[2] for p in parts))]
+        return (value, grads, parts[0][3], lambda: concat_batch([p[4] for p in parts]),
+                lambda: self.train.T.batch(idx))
+
     # ---- pieces ------------------------------------------------------------------------------
     def _record(self, iteration: int, epoch: int, lr: float, loss: float | None) -> dict:
         return {"Iteration": iteration, "Epoch": epoch, "TimeElapsed": time.monotonic() - self.t0,
@@ -468,17 +509,16 @@ class _Run:
 
     def _validate(self, record: dict) -> None:
         """Loss and metrics over the whole validation set, into ``record``."""
-        from .network import predict
-
         val, batch, parts = self.val, self.opts.MiniBatchSize, []
+        xp = array_module(val.X.data)
         for start in range(0, val.N, batch):
-            part = slice(start, start + batch)
-            X, T = val.X.batch(part), val.T.batch(part)
-            Y = predict(self.net, X)
+            stop = min(start + batch, val.N)
+            T = val.T.batch(slice(start, stop))
+            Y = concat_batch(predict_chunks(self.net, val.X, start, stop, xp))
             values = {"Loss": float(self.loss_fcn(Y, T))}
             values.update({label: metric_value(m, Y._data, T._data, Y.fmt)
                            for m, label in zip(self.metrics, self.labels)})
-            parts.append((X.shape[-1], values))
+            parts.append((stop - start, values))
         for key, value in weighted_means(parts).items():
             record["Validation" + key] = value
 
