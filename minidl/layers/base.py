@@ -53,6 +53,7 @@ from typing import Any, ClassVar
 from .._matlab import (
     PropertyGroup,
     check_nonneg_real,
+    check_positive_int,
     format_properties,
     format_value,
     parse_name_value,
@@ -273,6 +274,17 @@ def run_check(where: str, check: Callable[[str, Any], Any], name: str, value: An
         return check(name, value)
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
+
+
+def auto_or_positive_int(name: str, v: Any) -> str | int:
+    """Validator for sizes MATLAB lets default to 'auto' (NumChannels, InputSize)."""
+    if isinstance(v, str) and v.lower() == "auto":
+        return "auto"
+    try:
+        return check_positive_int(name, v)
+    except ValueError:
+        raise ValueError(f"{name} must be 'auto' or a positive integer, "
+                         f"got {format_value(v)}.") from None
 
 
 def name_option() -> Spec:

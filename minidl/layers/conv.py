@@ -17,6 +17,7 @@ from ..initializers import initialize
 from ..ops.conv import avgpool, dlconv, maxpool
 from .base import (
     Layer,
+    auto_or_positive_int,
     check_channels,
     check_input,
     name_option,
@@ -30,16 +31,6 @@ from .base import (
 
 __all__ = ["convolution2dLayer", "maxPooling2dLayer", "averagePooling2dLayer",
            "Convolution2DLayer", "MaxPooling2DLayer", "AveragePooling2DLayer"]
-
-
-def _auto_or_positive(name: str, v: Any) -> str | int:
-    if isinstance(v, str) and v.lower() == "auto":
-        return "auto"
-    try:
-        return check_positive_int(name, v)
-    except ValueError:
-        raise ValueError(f"{name} must be 'auto' or a positive integer, "
-                         f"got {format_value(v)}.") from None
 
 
 def _zero_padding_value(name: str, v: Any) -> int:
@@ -102,7 +93,7 @@ class Convolution2DLayer(Layer):
         where = "convolution2dLayer"
         spec = {"Stride": ((1, 1), to_pair), "DilationFactor": ((1, 1), to_pair),
                 "Padding": ((0, 0, 0, 0), to_padding), "PaddingValue": (0, _zero_padding_value),
-                "NumChannels": ("auto", _auto_or_positive),
+                "NumChannels": ("auto", auto_or_positive_int),
                 **weight_options(), **name_option()}
         opts = parse_options(where, args, kwargs, spec)
         super().__init__(Name=opts.pop("Name"))

@@ -18,6 +18,7 @@ from ..ops.math import leakyrelu, relu
 from ..ops.nn import fullyconnect, softmax
 from .base import (
     Layer,
+    auto_or_positive_int,
     check_input,
     name_option,
     parse_options,
@@ -46,16 +47,6 @@ def _features(input_size: tuple[int, ...], fmt: str) -> int:
 
 # ---- fully connected ----------------------------------------------------------------------------
 
-def _auto_or_positive(name: str, v: Any) -> str | int:
-    if isinstance(v, str) and v.lower() == "auto":
-        return "auto"
-    try:
-        return check_positive_int(name, v)
-    except ValueError:
-        raise ValueError(f"{name} must be 'auto' or a positive integer, "
-                         f"got {format_value(v)}.") from None
-
-
 @register_layer
 class FullyConnectedLayer(Layer):
     """Weights (OutputSize x InputSize) times each observation's S, C and U elements (flattened in
@@ -67,7 +58,7 @@ class FullyConnectedLayer(Layer):
 
     def __init__(self, outputSize: Any, *args: Any, **kwargs: Any) -> None:
         where = "fullyConnectedLayer"
-        spec = {"InputSize": ("auto", _auto_or_positive),
+        spec = {"InputSize": ("auto", auto_or_positive_int),
                 **weight_options(), **name_option()}
         opts = parse_options(where, args, kwargs, spec)
         super().__init__(Name=opts.pop("Name"))
