@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .backend import array_module
+from .parallel import scope
 
 __all__ = ["dlfeval", "dlgradient"]
 
@@ -122,7 +123,8 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
     Every dlarray among the arguments (also inside lists, tuples, dicts, a dlnetwork and its
     Learnables) is traced; the caller's arrays are not modified. The values returned are
-    untraced, so the recorded graph is freed when dlfeval returns.
+    untraced, so the recorded graph is freed when dlfeval returns. On the CPU the ops inside
+    may split their work over threads, BLAS on one thread meanwhile (``minidl.parallel.scope``).
     """
     from .dlarray import dlarray
 
@@ -132,8 +134,9 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     tape = _tape
     tape.depth += 1
     try:
-        result = fun(*tree_map(trace, list(args)),
-                     **{k: tree_map(trace, v) for k, v in kwargs.items()})
+        with scope():
+            result = fun(*tree_map(trace, list(args)),
+                         **{k: tree_map(trace, v) for k, v in kwargs.items()})
     finally:
         tape.depth -= 1
     return tree_map(lambda y: dlarray._wrap(y._data, y._fmt), result)

@@ -215,7 +215,7 @@ def generator() -> np.random.Generator:
 
 # ---- the host allocator ------------------------------------------------------------------------
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's <malloc.h>
-_MALLOC_SETTINGS = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 128 << 20))
+_MALLOC_SETTINGS = ((_M_MMAP_THRESHOLD, 32 << 20), (_M_TRIM_THRESHOLD, 512 << 20))
 _malloc_tuned: bool | None = None  # None: not tried yet
 
 
@@ -229,9 +229,11 @@ def tune_malloc() -> bool:
     3,000 minor page faults per batch-128 step of the documented CNN, 40-45 ms per step instead
     of about 30 ms, and 4.5 s instead of 2.3 s per 10,000-image trainnet epoch (2-core EPYC,
     benchmarks/README.md). So: ``mallopt(M_MMAP_THRESHOLD, 32 MiB)`` and
-    ``mallopt(M_TRIM_THRESHOLD, 128 MiB)``, both (raising only the trim threshold was measured
-    slower than changing nothing). Blocks above 32 MiB still come from mmap, and at most 128 MiB
-    of free heap stays with the process.
+    ``mallopt(M_TRIM_THRESHOLD, 512 MiB)``, both (raising only the trim threshold was measured
+    slower than changing nothing). Blocks above 32 MiB still come from mmap, and at most 512 MiB
+    of free heap stays with the process: a batch-512 step frees about 150 MiB of activations and
+    gradients at once, and with 128 MiB it was trimmed and faulted back every step (6,000 faults,
+    120 instead of 84 ms).
 
     Called lazily by the first dlnetwork predict/forward (which trainnet, minibatchpredict and
     custom loops all go through), never at import. A no-op returning False when the environment

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import parallel
 from ._matlab import format_properties, parse_name_value
 from .backend import active_module, array_module, to_module, tune_malloc
 from .dlarray import dlarray
@@ -364,8 +365,9 @@ class dlnetwork:
         C x N features). The result is a formatted dlarray ("CB" after fully connected layers).
         """
         X = self._prepare(X, "predict")
-        for layer in _execution_order(self._layers):
-            X = layer.predict(X)
+        with parallel.scope():  # the layers' ops may use several threads (minidl.parallel)
+            for layer in _execution_order(self._layers):
+                X = layer.predict(X)
         return X
 
     def forward(self, X: Any) -> tuple[dlarray, Table]:
@@ -373,13 +375,14 @@ class dlnetwork:
         returned in ``state``; assign ``net.State = state`` to keep them) and dropout on."""
         X = self._prepare(X, "forward")
         updates: dict[tuple[str, str], Any] = {}
-        for layer in _execution_order(self._layers):
-            out = layer.forward(X)
-            if isinstance(out, tuple):
-                X, new = out
-                updates.update({(layer.Name, k): v for k, v in new.items()})
-            else:
-                X = out
+        with parallel.scope():  # the layers' ops may use several threads (minidl.parallel)
+            for layer in _execution_order(self._layers):
+                out = layer.forward(X)
+                if isinstance(out, tuple):
+                    X, new = out
+                    updates.update({(layer.Name, k): v for k, v in new.items()})
+                else:
+                    X = out
         state = self.State
         values = [updates.get((lname, pname), v) for lname, pname, v in state]
         return X, state.with_values([_detached(v) for v in values])

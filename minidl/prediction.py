@@ -6,26 +6,17 @@ against the input layer once and stored as one float32 array in channels-last me
 (N, H, W, C), from which each mini-batch is one index and a transposed view.
 
 And the splitting of mini-batches over threads that ``minibatchpredict``, ``testnet`` and
-``trainnet`` use on the CPU: NumPy runs its elementwise loops (normalization, relu, pooling,
-copies) on one core and releases the GIL inside them, so a mini-batch cut into chunks of
-observations computed at the same time on a few threads (BLAS limited to one thread meanwhile)
-uses all the cores. It is done only where it is exact: on the NumPy backend, for networks whose
-every layer treats observations independently (``per_observation_network``), with chunks of at
-least ``MIN_CHUNK`` observations. ``MINIDL_THREADS`` sets the number of threads (1 turns the
-splitting off); the default is the number of usable CPUs, at most ``MAX_DEFAULT_THREADS``, when
-BLAS can be kept to one thread meanwhile (threadpoolctl is installed, or OPENBLAS_NUM_THREADS,
-MKL_NUM_THREADS or OMP_NUM_THREADS is 1), else 1: chunks whose GEMMs each start threads of their
-own oversubscribe the cores and are slower than no splitting at all.
+``trainnet`` use on the CPU (``split_plan``; the threads themselves are ``minidl.parallel``): the
+chunks of a mini-batch go through the whole network at the same time. It is done only where it
+is exact: on the NumPy backend, for networks whose every layer treats observations independently
+(``per_observation_network``), with chunks of at least ``MIN_CHUNK`` observations.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import os
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +33,7 @@ from .backend import (
     use_backend,
 )
 from .dlarray import canonical_format, channels_last, dlarray, from_channels_last
+from .parallel import MIN_CHUNK, chunk_bounds, in_parallel, thread_count
 
 __all__ = ["minibatchpredict", "scores2label", "testnet"]
 
@@ -214,43 +206,6 @@ def backend_name(xp: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 # Mini-batches split over threads (CPU only)
 
-THREADS_VARIABLE = "MINIDL_THREADS"
-MAX_DEFAULT_THREADS = 2
-MIN_CHUNK = 32  # observations; smaller chunks cost more in per-op overhead than they gain
-
-
-def thread_count() -> int:
-    """Threads a mini-batch may be split over: ``MINIDL_THREADS`` if set (1 = no splitting),
-    else the CPUs this process may run on, at most ``MAX_DEFAULT_THREADS``, provided BLAS can
-    be kept to one thread meanwhile (else 1)."""
-    value = os.environ.get(THREADS_VARIABLE, "").strip()
-    if value:
-        try:
-            n = int(value)
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"the environment variable {THREADS_VARIABLE} must be a positive "
-                             f"integer (1 turns splitting mini-batches over threads off), got "
-                             f"{value!r}")
-        return n
-    if not _SingleThreadedBLAS.possible():
-        return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_DEFAULT_THREADS))
-
-
-def chunk_bounds(n: int, threads: int) -> list[tuple[int, int]]:
-    """(start, stop) of the chunks of a mini-batch of ``n`` observations: up to ``threads``
-    nearly equal chunks of at least ``MIN_CHUNK`` observations (one chunk: no splitting)."""
-    k = max(1, min(threads, n // MIN_CHUNK))
-    cuts = [n * i // k for i in range(k + 1)]
-    return list(zip(cuts[:-1], cuts[1:]))
-
-
 def _layer_classes(training: bool) -> tuple[type, ...]:
     """The layer classes known to compute each observation independently of the others (in
     training mode for ``training``, else in prediction), without shared random state and in a
@@ -299,88 +254,6 @@ def per_observation_network(net: Any, training: bool) -> bool:
         if callable(getattr(layer, "Normalization", None)):
             return False
     return not (training and len(net.State) > 0)
-
-
-class _SingleThreadedBLAS:
-    """Context manager: BLAS on one thread while chunks run on several (else each chunk's GEMMs
-    would start threads of their own and the cores would be oversubscribed). Uses threadpoolctl
-    when it is installed, else changes nothing (then ``thread_count`` is 1 unless BLAS is set to
-    one thread or MINIDL_THREADS asks for more). Re-entrant across threads: the first to enter
-    sets the limit, the last to leave restores the previous setting."""
-
-    _lock = threading.Lock()
-    _users = 0
-    _limiter: Any = None
-    _controller: Any = None
-
-    def __enter__(self) -> None:
-        cls = type(self)
-        with cls._lock:
-            if cls._users == 0:
-                controller = cls._get_controller()
-                cls._limiter = controller.limit(limits=1, user_api="blas") if controller else None
-            cls._users += 1
-
-    def __exit__(self, *exc: Any) -> None:
-        cls = type(self)
-        with cls._lock:
-            cls._users -= 1
-            if cls._users == 0 and cls._limiter is not None:
-                cls._limiter.restore_original_limits()
-                cls._limiter = None
-
-    @classmethod
-    def possible(cls) -> bool:
-        """True when BLAS can be limited to one thread (or is already told to use one)."""
-        if any(os.environ.get(v, "").strip() == "1"
-               for v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")):
-            return True
-        return bool(cls._get_controller())
-
-    @classmethod
-    def _get_controller(cls) -> Any:
-        if cls._controller is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-            except ImportError:
-                cls._controller = False
-            else:
-                cls._controller = ThreadpoolController()
-        return cls._controller
-
-
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-
-
-def _worker_pool(size: int) -> ThreadPoolExecutor:
-    """A shared pool of at least ``size`` threads (made on first use, grown when needed)."""
-    global _pool, _pool_size
-    with _pool_lock:
-        if _pool is None or _pool_size < size:
-            if _pool is not None:
-                _pool.shutdown(wait=False)  # its running tasks still finish
-            _pool = ThreadPoolExecutor(size, thread_name_prefix="minidl")
-            _pool_size = size
-        return _pool
-
-
-def in_parallel(fn: Callable[[Any], Any], parts: Sequence[Any]) -> list:
-    """``[fn(p) for p in parts]`` with the parts computed at the same time: the first on the
-    calling thread, the others on the shared pool, BLAS on one thread meanwhile. Each part's
-    result is what ``fn`` gives alone; the first exception raised is re-raised after all parts
-    have finished."""
-    if len(parts) == 1:
-        return [fn(parts[0])]
-    pool = _worker_pool(len(parts) - 1)
-    with _SingleThreadedBLAS():
-        futures = [pool.submit(fn, p) for p in parts[1:]]
-        try:
-            first = fn(parts[0])
-        finally:
-            wait(futures)
-    return [first, *(f.result() for f in futures)]
 
 
 def split_plan(net: Any, xp: Any, n: int, training: bool = False) -> list[tuple[int, int]]:

@@ -47,13 +47,13 @@ from .monitor import (
     metric_label,
 )
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
+from .parallel import in_parallel
 from .prediction import (
     Observations,
     _backend,
     arrange,
     concat_batch,
     execution_module,
-    in_parallel,
     is_datastore,
     is_label_vector,
     metric_value,

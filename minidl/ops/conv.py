@@ -21,6 +21,7 @@ from .._matlab import format_value, mat2str, parse_name_value, to_padding, to_pa
 from ..autodiff import is_tracing, record
 from ..backend import array_module
 from ..dlarray import channels_last, dlarray, from_channels_last
+from ..parallel import in_parallel, op_chunks
 
 __all__ = ["dlconv", "maxpool", "avgpool"]
 
@@ -120,36 +121,42 @@ def _offset(i: int, j: int, out_hw: tuple[int, int], stride: tuple[int, int],
             slice(c0, c0 + (out_hw[1] - 1) * stride[1] + 1, stride[1]), slice(None))
 
 
-def _col2im(xp: Any, g2: Any, w2: Any, in_shape: tuple[int, ...], out_hw: tuple[int, int],
-            k: tuple[int, int], pads: tuple[int, int, int, int], stride: tuple[int, int],
-            dilation: tuple[int, int]) -> Any:
-    """dX of a convolution as an (N, H, W, C) array (possibly a transposed view): the patch
-    gradients dY @ W^T, each added back onto the pixels its patch came from (one strided add per
-    kernel offset), with the padding cropped off."""
+def _col2im_buffer(xp: Any, in_shape: tuple[int, ...], pads: tuple[int, int, int, int],
+                   wo: int, dtype: Any) -> Any:
+    """The zeroed (N, Hp, Wp, C) buffer ``_col2im`` adds into: NHWC memory, or for fewer
+    channels than output columns an NHWC view of (C, N, Hp, Wp) memory (see ``_col2im``)."""
     n, h, w, c = in_shape
-    (ho, wo), (kh, kw), (t, b, l, r) = out_hw, k, pads
-    hp, wp = h + t + b, w + l + r
+    t, b, l, r = pads
+    if c >= wo:
+        return xp.zeros((n, h + t + b, w + l + r, c), dtype)
+    return xp.zeros((c, n, h + t + b, w + l + r), dtype).transpose(1, 2, 3, 0)
+
+
+def _col2im(xp: Any, g2: Any, w2: Any, dxp: Any, out_hw: tuple[int, int], k: tuple[int, int],
+            stride: tuple[int, int], dilation: tuple[int, int]) -> None:
+    """Add dX of a convolution to the padded buffer ``dxp`` (N, Hp, Wp, C) from
+    ``_col2im_buffer``: the patch gradients dY @ W^T, each added back onto the pixels its patch
+    came from (one strided add per kernel offset)."""
+    n, _, _, c = dxp.shape
+    (ho, wo), (kh, kw) = out_hw, k
     if c >= wo:
         # Runs of C channels are the longer contiguous runs: patch gradients (N*Ho*Wo, kh*kw*C)
         # and an NHWC buffer.
         dcols = (g2 @ w2.T).reshape(n, ho, wo, kh, kw, c)
-        dxp = xp.zeros((n, hp, wp, c), dcols.dtype)
 
         def patch(i: int, j: int) -> Any:
             return dcols[:, :, :, i, j, :]
     else:
         # Few channels (a first layer's 3): the transposed GEMM W2 @ dY^T gives (kh, kw, C, N, Ho,
-        # Wo) blocks and a (C, N, H, W) buffer, so the adds run along rows of Wo pixels instead of
-        # C channels (5x faster for 3 channels); dxp is an NHWC view of that buffer.
+        # Wo) blocks, added to a (C, N, H, W) buffer, so the adds run along rows of Wo pixels
+        # instead of C channels (5x faster for 3 channels).
         dcols = (w2 @ g2.T).reshape(kh, kw, c, n, ho, wo)
-        dxp = xp.zeros((c, n, hp, wp), dcols.dtype).transpose(1, 2, 3, 0)
 
         def patch(i: int, j: int) -> Any:
             return dcols[i, j].transpose(1, 2, 3, 0)
     for i in range(kh):
         for j in range(kw):
             dxp[_offset(i, j, out_hw, stride, dilation)] += patch(i, j)
-    return dxp[:, t:t + h, l:l + w, :]
 
 
 def _raw_array(a: Any, like: Any) -> Any:
@@ -201,25 +208,27 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
     xp = array_module(x, wd, bd)
     pads, (ho, wo) = _geometry("dlconv", (h, w), (kh, kw), stride, dilation, padding, "filter")
 
-    # im2col: a strided window view (no copy) flattened into the patch matrix (the one copy),
-    # columns in (fh, fw, C) order so the C-order reshape of the fh x fw x C x F weights matches.
-    cols = _windows(xp, _pad(xp, x, pads, 0), (kh, kw), (ho, wo), stride, dilation)
-    cols = cols.reshape(n * ho * wo, kh * kw * c)
+    # im2col: a strided window view (no copy) copied into the patch matrix, columns in
+    # (fh, fw, C) order so the C-order reshape of the fh x fw x C x F weights matches; then one
+    # GEMM whose rows are already (N, Ho, Wo): the result is NHWC. Both are done per chunk of
+    # observations, the chunks on several threads (minidl.parallel).
+    windows = _windows(xp, _pad(xp, x, pads, 0), (kh, kw), (ho, wo), stride, dilation)
     w2 = w4.reshape(kh * kw * c, f)
-    y = cols @ w2  # one GEMM whose rows are already (N, Ho, Wo): the result is NHWC
-    if isinstance(bd, float):
-        y += bd
-    elif bd is not None:
-        b_row = bd.reshape(-1)
-        if b_row.dtype != y.dtype:
-            y = y + b_row
-        elif b_row.size == f:
-            # In place on the fresh GEMM result, on rows of Wo*F with the bias tiled Wo times:
-            # adding to rows of only F elements is mostly loop overhead (2.5x slower).
-            rows = y.reshape(n * ho, wo * f)
-            rows += xp.tile(b_row, wo)
-        else:
-            y += b_row
+    cols = xp.empty((n * ho * wo, kh * kw * c), x.dtype)
+    y = xp.empty((n * ho * wo, f), xp.result_type(x.dtype, w2.dtype))
+    b_row = _bias_row(xp, bd, f, wo, y.dtype)
+    rows_per = ho * wo
+
+    def chunk(bounds: tuple[int, int]) -> None:
+        r0, r1 = bounds[0] * rows_per, bounds[1] * rows_per
+        cols[r0:r1].reshape(bounds[1] - bounds[0], ho, wo, kh, kw, c)[...] = \
+            windows[bounds[0]:bounds[1]]
+        xp.matmul(cols[r0:r1], w2, out=y[r0:r1])
+        if b_row is not None:  # on rows of Wo*F (see _bias_row)
+            rows = y[r0:r1].reshape(-1, b_row.size) if b_row.ndim else y[r0:r1]
+            rows += b_row
+
+    in_parallel(chunk, op_chunks(n, cols.size, xp))
     out = _to_canonical(y.reshape(n, ho, wo, f), perm, single)
 
     # The patch matrix is kept only when dW can be asked for (weights traced); without tracing
@@ -230,21 +239,55 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
 
     def backward(gy: Any, needs: tuple) -> tuple:
         g2 = _to_nhwc(gy, perm, single).reshape(n * ho * wo, f)
+        dxp = _col2im_buffer(xp, (n, h, w, c), pads, wo, g2.dtype) if needs[0] else None
+
+        def chunk(bounds: tuple[int, int]) -> tuple:
+            """dX added to its rows of dxp; this chunk's (dW, db) terms."""
+            r0, r1 = bounds[0] * rows_per, bounds[1] * rows_per
+            g, dw, db = g2[r0:r1], None, None
+            if needs[0]:  # never computed for a first layer, whose input needs no gradient
+                _col2im(xp, g, w2, dxp[bounds[0]:bounds[1]], (ho, wo), (kh, kw), stride,
+                        dilation)
+            if needs[1]:
+                # (dY^T @ patches)^T: the same product, 10-20% faster in OpenBLAS than
+                # patches^T @ dY (whose transposed operand is the tall patch matrix).
+                dw = (g.T @ keep_cols[r0:r1]).T
+            if needs[2]:
+                # ones @ dY (a GEMV) sums rows 2-3x faster than sum(axis=0) on C-order rows of F.
+                db = xp.ones(r1 - r0, g.dtype) @ g if b_size == f else g.sum()
+            return dw, db
+
+        terms = in_parallel(chunk, op_chunks(n, keep_cols.size if needs[1] else g2.size, xp))
         dx = dw = db = None
-        if needs[0]:  # never computed for a first layer, whose input needs no gradient
-            dx = _col2im(xp, g2, w2, (n, h, w, c), (ho, wo), (kh, kw), pads, stride, dilation)
-            dx = _to_canonical(dx, perm, single).astype(x_dtype, copy=False)
+        if needs[0]:
+            t, _, l, _ = pads
+            dx = _to_canonical(dxp[:, t:t + h, l:l + w, :], perm, single)
+            dx = dx.astype(x_dtype, copy=False)
         if needs[1]:
-            # (dY^T @ patches)^T: the same product, 10-20% faster in OpenBLAS than patches^T @ dY
-            # (whose transposed operand is the tall patch matrix).
-            dw = (g2.T @ keep_cols).T.reshape(w_shape).astype(w_dtype, copy=False)
+            dw = _sum_terms([d for d, _ in terms]).reshape(w_shape).astype(w_dtype, copy=False)
         if needs[2]:
-            # ones @ dY (a GEMV) sums the rows 2-3x faster than sum(axis=0) on C-order rows of F.
-            db = xp.ones(n * ho * wo, g2.dtype) @ g2 if b_size == f else g2.sum()
-            db = db.reshape(b_shape).astype(b_dtype, copy=False)
+            db = _sum_terms([d for _, d in terms]).reshape(b_shape).astype(b_dtype, copy=False)
         return dx, dw, db
 
     return record(out, X._fmt, (X, weights, bias), backward)
+
+
+def _sum_terms(terms: list) -> Any:
+    """The sum of the chunks' terms of a parameter gradient, in chunk order."""
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
+def _bias_row(xp: Any, bd: Any, f: int, wo: int, dtype: Any) -> Any:
+    """What to add to the GEMM result: None, a scalar, or the bias tiled Wo times, to be added
+    to rows of Wo*F (adding to rows of only F elements is mostly loop overhead, 2.5x slower)."""
+    if bd is None:
+        return None
+    if isinstance(bd, float) or bd.size == 1:
+        return xp.asarray(bd, dtype=dtype).reshape(())
+    return xp.tile(bd.reshape(-1).astype(dtype, copy=False), wo)
 
 
 def _bias(bias: Any, f: int, x: Any) -> tuple[Any, tuple[int, ...]]:
@@ -308,7 +351,8 @@ def _first_max(xp: Any, better: Any, k: int, index: Any, count: int) -> Any:
     return xp.maximum(index, better * index.dtype.type(k))
 
 
-def _fold(xp: Any, fn: Any, x: Any, pool: tuple, out_hw: tuple, track: bool = False) -> tuple:
+def _fold(xp: Any, fn: Any, x: Any, pool: tuple, out_hw: tuple, track: bool = False,
+          dest: Any = None) -> tuple:
     """Reduce the disjoint ph x pw windows of x (N, H, W, C) with the elementwise ``fn``.
 
     Fast path: reshape (a free view) to (N, Ho, ph, Wo*pw*C) and fold the ph rows, then to
@@ -316,7 +360,8 @@ def _fold(xp: Any, fn: Any, x: Any, pool: tuple, out_hw: tuple, track: bool = Fa
     faster than ``max(axis=(2, 4))`` on the 6-D view, whose inner loops are only C long.
     With ``track`` (max pooling under tracing) also returns which row won in every column
     (N, Ho, Wo*pw*C) and which column won (N, Ho, Wo, C), each the first on ties, so the first
-    maximum in column-major (MATLAB) order wins.
+    maximum in column-major (MATLAB) order wins. The result goes to ``dest`` (N, Ho, Wo, C) when
+    given.
     """
     n, _, _, c = x.shape
     (ph, pw), (ho, wo) = pool, out_hw
@@ -332,28 +377,39 @@ def _fold(xp: Any, fn: Any, x: Any, pool: tuple, out_hw: tuple, track: bool = Fa
     for j in range(1, pw):
         if track:
             col_index = _first_max(xp, cols[:, :, :, j] > out, j, col_index, pw)
-        out = fn(out, cols[:, :, :, j])
-    return (out if ph * pw > 1 else out.copy()), row_index, col_index
+        out = fn(out, cols[:, :, :, j], out=dest if j == pw - 1 else None)
+    if dest is not None and pw == 1:
+        dest[...] = out
+        out = dest
+    return (out if ph * pw > 1 or dest is not None else out.copy()), row_index, col_index
 
 
 def _unfold_max(xp: Any, g: Any, row_index: Any, col_index: Any, pool: tuple,
-                in_shape: tuple) -> Any:
+                in_shape: tuple, dest: Any = None) -> Any:
     """Backward of the max-pooling fast path: route each dY (N, Ho, Wo, C) to its window's
     winner, first across the pw columns, then down the ph rows, writing each (N, Ho, ph, Wo*pw*C)
     block of the NHWC result once. Masks multiply (``g * mask``) rather than ``where``, which is
-    about ten times slower in NumPy."""
+    about ten times slower in NumPy. The result goes to ``dest`` (of ``in_shape``) when given."""
     n, h, w, c = in_shape
     (ph, pw), (_, ho, wo, _) = pool, g.shape
+    covered = h == ho * ph and w == wo * pw  # every pixel is in a window: dest is the last block
     if col_index is not None:
         spread = xp.empty((n, ho, wo, pw, c), g.dtype)
         _route(xp, g, col_index, [spread[:, :, :, j] for j in range(pw)])
         g = spread
     g = g.reshape(n, ho, 1, wo * pw * c)
     if row_index is not None:
-        spread = xp.empty((n, ho, ph, wo * pw * c), g.dtype)
+        spread = dest.reshape(n, ho, ph, wo * pw * c) if dest is not None and covered else \
+            xp.empty((n, ho, ph, wo * pw * c), g.dtype)
         _route(xp, g[:, :, 0], row_index, [spread[:, :, i] for i in range(ph)])
+        if dest is not None and covered:
+            return dest
         g = spread
-    return _fill(xp, g.reshape(n, ho * ph, wo * pw, c), in_shape)
+    dx = _fill(xp, g.reshape(n, ho * ph, wo * pw, c), in_shape)
+    if dest is None:
+        return dx
+    dest[...] = dx
+    return dest
 
 
 def _route(xp: Any, g: Any, index: Any, outs: list) -> None:
@@ -425,12 +481,25 @@ def maxpool(X: dlarray, poolsize: Any, *args: Any, **kwargs: Any) -> dlarray:
     track = is_tracing() and X._node is not None
     in_shape = tuple(x.shape)
     if _is_tiling(pool, stride, pads):
-        y, row_index, col_index = _fold(xp, xp.maximum, x, pool, out_hw, track)
+        # split over the observations to run on several threads (minidl.parallel)
+        chunks = op_chunks(in_shape[0], x.size, xp)
+        y = xp.empty((in_shape[0], *out_hw, in_shape[3]), x.dtype) if len(chunks) > 1 else None
+        parts = in_parallel(lambda b: _fold(xp, xp.maximum, x[b[0]:b[1]], pool, out_hw, track,
+                                            None if y is None else y[b[0]:b[1]]), chunks)
+        y = parts[0][0] if y is None else y
 
         def backward(gy: Any, needs: tuple) -> tuple:
             g = _to_nhwc(gy, perm, single)
-            return (_to_canonical(_unfold_max(xp, g, row_index, col_index, pool, in_shape),
-                                  perm, single),)
+            if len(chunks) == 1:
+                _, row_index, col_index = parts[0]
+                dx = _unfold_max(xp, g, row_index, col_index, pool, in_shape)
+            else:
+                dx = xp.empty(in_shape, g.dtype)
+                in_parallel(lambda k: _unfold_max(
+                    xp, g[chunks[k][0]:chunks[k][1]], parts[k][1], parts[k][2], pool,
+                    (chunks[k][1] - chunks[k][0], *in_shape[1:]),
+                    dx[chunks[k][0]:chunks[k][1]]), range(len(chunks)))
+            return (_to_canonical(dx, perm, single),)
     else:
         xpad = _pad(xp, x, pads, -xp.inf)
         y, index = _slide(xp, xp.maximum, xpad, pool, stride, out_hw, track)

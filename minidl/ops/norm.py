@@ -41,6 +41,7 @@ from .._matlab import check_in_range, check_positive_int, check_positive_real
 from ..autodiff import record
 from ..backend import array_module
 from ..dlarray import channels_last, dlarray, from_channels_last
+from ..parallel import in_parallel, op_chunks
 from .nn import _labelled, _options, _own_grad, _traced
 
 __all__ = ["batchnorm", "instancenorm", "layernorm", "groupnorm", "normalization_axes",
@@ -191,20 +192,20 @@ class _Wide:
 # ---- the kernel: forward and its fused backward, side by side --------------------------------
 
 def _normalize_forward(x: Any, shared: list[bool], gamma: Any, beta: Any, epsilon: float,
-                       keep_centred: bool) -> tuple:
+                       keep_centred: bool, out: Any = None) -> tuple:
     """y = γ·(x − μ)/sqrt(σ² + ε) + β with μ, σ² over the ``shared`` axes of x.
 
     Returns (y, mu, var, rstd, xc); xc = x − μ is what backward needs (None unless
     ``keep_centred``): backward works with x̂ = xc·rstd without it being stored, which saves a
     pass over the data here. The variance is two-pass (from the centred data), in x's dtype; the
-    buffer of the squares then receives y.
+    buffer of the squares (``out`` if given, contiguous of x's shape) then receives y.
     """
     xp = array_module(x)
     e = _Wide(x.shape)
     count = max(math.prod(n for n, s in zip(x.shape, shared) if s), 1)  # 0 for an empty batch
     mu = _sum_over(x, shared) / count
     xc = e(x) - e(mu)
-    y = xc * xc
+    y = xp.multiply(xc, xc, out=None if out is None else e(out))
     var = _sum_over(y.reshape(x.shape), shared) / count
     rstd = 1 / xp.sqrt(var + epsilon)
     xp.multiply(xc, e(rstd * gamma), out=y)
@@ -213,7 +214,8 @@ def _normalize_forward(x: Any, shared: list[bool], gamma: Any, beta: Any, epsilo
 
 
 def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bool],
-                        channel_axes: tuple[int, int], needs: tuple[bool, bool, bool]) -> tuple:
+                        channel_axes: tuple[int, int], needs: tuple[bool, bool, bool],
+                        out: Any = None) -> tuple:
     """Gradients (dx, dgamma, dbeta) of ``_normalize_forward``, those flagged in ``needs``.
 
     With x̂ = xc·rstd, dx̂ = γ·gy and means over the shared axes:
@@ -221,7 +223,8 @@ def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bo
     Both means come from per-(statistic, channel) partial sums of gy and gy·xc (rstd is constant
     within each sum, so it multiplies the sums), which also give dγ and dβ, so the whole
     backward reads gy and xc a few times and allocates two arrays.
-    ``channel_axes`` are the (group, channel-in-group) axes; dγ and dβ come back with their shape.
+    ``channel_axes`` are the (group, channel-in-group) axes; dγ and dβ come back with their shape;
+    dx is written to ``out`` when given (contiguous, of gy's shape).
     """
     xp = array_module(gy)
     e = _Wide(gy.shape)
@@ -244,7 +247,7 @@ def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bo
             # channels of a group (a single channel for batch and instance normalization)
             mean_dxh = (gamma * gsum).sum(axis=c_axis, keepdims=True) / count
             mean_dxh_xh = (gamma * gxsum).sum(axis=c_axis, keepdims=True) / count
-            dx = xp.multiply(e(gy), e(rstd * gamma), out=gxc)
+            dx = xp.multiply(e(gy), e(rstd * gamma), out=gxc if out is None else e(out))
             dx -= e(xc) * e(rstd * rstd * mean_dxh_xh)
             dx -= e(rstd * mean_dxh)
             dx = dx.reshape(gy.shape)
@@ -347,20 +350,45 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
     beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
     shared = view.mask(SHARED_LABELS[kind])
     traced = _traced(X, offset, scaleFactor)
-    y, mu, var, rstd, xc = _normalize_forward(view.of(data), shared, gamma, beta, epsilon,
-                                              keep_centred=traced)
+    x = view.of(data)
+    xp = array_module(x)
+    # Kinds whose statistics are per observation split over the observations (axis 0 of the
+    # view) to run on several threads (minidl.parallel); each chunk is the same computation.
+    chunks = op_chunks(x.shape[0], x.size, xp) \
+        if view.labels[0] == "B" and not shared[0] else [(0, x.shape[0])]
+    y = xp.empty(x.shape, x.dtype) if len(chunks) > 1 else None
+    parts = in_parallel(lambda b: _normalize_forward(
+        x[b[0]:b[1]], shared, gamma, beta, epsilon, keep_centred=traced,
+        out=None if y is None else y[b[0]:b[1]]), chunks)
+    if y is None:
+        y = parts[0][0]
+    mu, var = (xp.concatenate([p[i] for p in parts]) for i in (1, 2))
     out = view.back(y).reshape(shape)
     if not traced:
         return dlarray._wrap(out, out_fmt), mu, var
 
     def backward(gy: Any, needs: tuple) -> tuple:  # needs: X, offset (β), scaleFactor (γ)
-        dx, dgamma, dbeta = _normalize_backward(view.of(gy.reshape(data.shape)), xc, rstd,
-                                                gamma, shared, view.channel_axes,
-                                                (needs[0], needs[2], needs[1]))
+        g = view.of(gy.reshape(data.shape))
+        dx = xp.empty(g.shape, g.dtype) if len(chunks) > 1 and needs[0] else None
+        grads = in_parallel(lambda k: _normalize_backward(
+            g[chunks[k][0]:chunks[k][1]], parts[k][4], parts[k][3], gamma, shared,
+            view.channel_axes, (needs[0], needs[2], needs[1]),
+            out=None if dx is None else dx[chunks[k][0]:chunks[k][1]]), range(len(chunks)))
+        if len(chunks) == 1:
+            dx = grads[0][0]
+        dgamma, dbeta = (_chunk_total([p[i] for p in grads]) for i in (1, 2))
         return (view.back(dx).reshape(shape) if dx is not None else None,
                 _own_grad(dbeta, offset), _own_grad(dgamma, scaleFactor))
 
     return record(out, out_fmt, (X, offset, scaleFactor), backward), mu, var
+
+
+def _chunk_total(parts: list) -> Any:
+    """The sum of the chunks' parameter gradients (None when not asked for)."""
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
 
 
 # ---- public functions: they differ only in which dimensions share statistics -----------------

@@ -1,0 +1,209 @@
+"""Work split over threads on the CPU: mini-batches (trainnet, minibatchpredict) and single ops.
+
+NumPy runs its elementwise loops (normalization, relu, pooling, copies) on one core and releases
+the GIL inside them, so work cut into chunks of observations and computed at the same time on a
+few threads uses all the cores. Two levels use that, never both at once:
+
+* **Mini-batches** (``minidl.prediction.split_plan``): trainnet and minibatchpredict compute
+  the chunks of a mini-batch through the whole network at the same time, when that is exact.
+* **Ops** (``op_chunks``): otherwise, inside a ``scope`` (``dlfeval``, a dlnetwork's
+  ``forward`` and ``predict``), the heavy ops (convolution with its GEMMs, the per-observation
+  normalizations, max pooling) split their own work over the observations, so a custom training
+  loop uses the cores too. An op inside a part of ``in_parallel`` (a chunk of a mini-batch, or
+  of another op) does not split again.
+
+While chunks run, and throughout a scope, BLAS is kept to one thread (threadpoolctl): chunks
+whose GEMMs each start threads of their own oversubscribe the cores, and OpenBLAS's threads
+keep spinning for a while after each multi-threaded call, taking the core a chunk needs; both
+made a split step slower than no splitting at all (32 vs 25 ms at batch 128, against 22 ms with
+BLAS on one thread for the whole step).
+``MINIDL_THREADS`` sets the number of threads (1 turns all splitting off); the default is the
+number of usable CPUs, at most ``MAX_DEFAULT_THREADS``, when BLAS can be kept to one thread
+(threadpoolctl is installed, or OPENBLAS_NUM_THREADS, MKL_NUM_THREADS or OMP_NUM_THREADS is 1),
+else 1. Splitting is for NumPy only: CuPy runs each op on the whole GPU already.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+__all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks",
+           "THREADS_VARIABLE"]
+
+THREADS_VARIABLE = "MINIDL_THREADS"
+MAX_DEFAULT_THREADS = 2
+MIN_CHUNK = 32  # observations per mini-batch chunk: smaller ones cost more than they gain
+
+
+def thread_count() -> int:
+    """Threads work may be split over: ``MINIDL_THREADS`` if set (1 = no splitting),
+    else the CPUs this process may run on, at most ``MAX_DEFAULT_THREADS``, provided BLAS can
+    be kept to one thread meanwhile (else 1)."""
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"the environment variable {THREADS_VARIABLE} must be a positive "
+                             f"integer (1 turns splitting work over threads off), got "
+                             f"{value!r}")
+        return n
+    if not _SingleThreadedBLAS.possible():
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_THREADS))
+
+
+def chunk_bounds(n: int, threads: int) -> list[tuple[int, int]]:
+    """(start, stop) of the chunks of a mini-batch of ``n`` observations: up to ``threads``
+    nearly equal chunks of at least ``MIN_CHUNK`` observations (one chunk: no splitting)."""
+    k = max(1, min(threads, n // MIN_CHUNK))
+    cuts = [n * i // k for i in range(k + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+class _SingleThreadedBLAS:
+    """Context manager: BLAS on one thread while chunks run on several (else each chunk's GEMMs
+    would start threads of their own and the cores would be oversubscribed). Uses threadpoolctl
+    when it is installed, else changes nothing (then ``thread_count`` is 1 unless BLAS is set to
+    one thread or MINIDL_THREADS asks for more). Re-entrant across threads: the first to enter
+    sets the limit, the last to leave restores the previous setting."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _limiter: Any = None
+    _controller: Any = None
+
+    def __enter__(self) -> None:
+        cls = type(self)
+        with cls._lock:
+            if cls._users == 0:
+                controller = cls._get_controller()
+                cls._limiter = controller.limit(limits=1, user_api="blas") if controller else None
+            cls._users += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        cls = type(self)
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0 and cls._limiter is not None:
+                cls._limiter.restore_original_limits()
+                cls._limiter = None
+
+    @classmethod
+    def possible(cls) -> bool:
+        """True when BLAS can be limited to one thread (or is already told to use one)."""
+        if any(os.environ.get(v, "").strip() == "1"
+               for v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")):
+            return True
+        return bool(cls._get_controller())
+
+    @classmethod
+    def _get_controller(cls) -> Any:
+        if cls._controller is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                cls._controller = False
+            else:
+                cls._controller = ThreadpoolController()
+        return cls._controller
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _worker_pool(size: int) -> ThreadPoolExecutor:
+    """A shared pool of at least ``size`` threads (made on first use, grown when needed)."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)  # its running tasks still finish
+            _pool = ThreadPoolExecutor(size, thread_name_prefix="minidl")
+            _pool_size = size
+        return _pool
+
+
+def in_parallel(fn: Callable[[Any], Any], parts: Sequence[Any]) -> list:
+    """``[fn(p) for p in parts]`` with the parts computed at the same time: the first on the
+    calling thread, the others on the shared pool, BLAS on one thread meanwhile. Each part's
+    result is what ``fn`` gives alone; the first exception raised is re-raised after all parts
+    have finished."""
+    if len(parts) == 1:
+        return [fn(parts[0])]
+    pool = _worker_pool(len(parts) - 1)
+    with _SingleThreadedBLAS():
+        futures = [pool.submit(_inside, fn, p) for p in parts[1:]]
+        try:
+            first = _inside(fn, parts[0])
+        finally:
+            wait(futures)
+    return [first, *(f.result() for f in futures)]
+
+
+def _inside(fn: Callable[[Any], Any], part: Any) -> Any:
+    """``fn(part)`` with this thread marked as running a part (ops in it do not split)."""
+    before = getattr(_local, "inside", False)
+    _local.inside = True
+    try:
+        return fn(part)
+    finally:
+        _local.inside = before
+
+
+# ---- ops split over their observations -------------------------------------------------------
+
+#: Values an op's chunk must have at least. On the 2-core VMs we measure on, handing a chunk to
+#: another thread and waiting for it costs 100-200 µs (waking a thread is slow there), and the
+#: two threads then also wait for each other's GIL between NumPy calls: splitting ops of 64K
+#: values per chunk made a batch-32 step slower (8.2 vs 6.8 ms), 256K values per chunk did not.
+MIN_OP_ELEMENTS = 1 << 18
+
+_local = threading.local()  # .inside: running a part of in_parallel; .threads: in a scope
+
+
+@contextmanager
+def scope() -> Iterator[None]:
+    """Ops called by this thread inside the ``with`` block may split over threads, and BLAS
+    runs on one thread meanwhile (all the threads are the ops' own). Re-entrant; does nothing
+    inside a part of ``in_parallel`` or when only one thread is allowed."""
+    if getattr(_local, "inside", False) or getattr(_local, "threads", 0) \
+            or thread_count() < 2:
+        yield
+        return
+    _local.threads = thread_count()
+    try:
+        with _SingleThreadedBLAS():
+            yield
+    finally:
+        _local.threads = 0
+
+
+def op_chunks(n: int, elements: int, xp: Any) -> list[tuple[int, int]]:
+    """(start, stop) ranges of the ``n`` observations an op over ``elements`` values is computed
+    in, on as many threads: one range (no splitting) outside a ``scope``, inside a part of
+    ``in_parallel``, on a GPU module, or when a chunk would hold fewer than ``MIN_OP_ELEMENTS``
+    values."""
+    threads = getattr(_local, "threads", 0)
+    if threads < 2 or xp is not np or n < 2 or getattr(_local, "inside", False):
+        return [(0, n)]
+    k = min(threads, n, elements // MIN_OP_ELEMENTS)
+    if k < 2:
+        return [(0, n)]
+    cuts = [n * i // k for i in range(k + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
