@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from minidl._matlab import (
+from ._matlab import (
     MString,
     check_choice,
     check_in_range,
