@@ -245,3 +245,32 @@ def test_normalization_of_an_empty_batch_gives_empty_results(xp, kind):
             _, new_mean, new_var = batchnorm(X, o, s, mean, var)
             np.testing.assert_array_equal(host(new_mean), host(mean))
             np.testing.assert_array_equal(host(new_var), host(var))
+
+
+def test_remembered_options_still_validate_every_call():
+    from minidl.ops.conv import dlconv, maxpool
+
+    X = dlarray(np.random.default_rng(0).standard_normal((6, 6, 2, 3)).astype(np.float32),
+                "SSCB")
+    W = np.ones((2, 2, 2, 1), np.float32)
+    first = dlconv(X, W, 0, Stride=2, Padding=(1, 0)).extractdata()
+    again = dlconv(X, W, 0, Stride=2, Padding=(1, 0)).extractdata()
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == (4, 3, 1, 3)
+    for _ in range(2):  # errors are never remembered as results
+        with pytest.raises(ValueError, match="dlconv: Stride must be a positive integer"):
+            dlconv(X, W, 0, Stride=0)
+        with pytest.raises(ValueError, match="maxpool: Padding must be"):
+            maxpool(X, 2, Padding=(1, -1))
+    assert maxpool(X, 2, Stride=[1, 2]).shape == (5, 3, 2, 3)  # a list is checked, not cached
+
+
+def test_layer_copies_are_independent_shallow_copies():
+    import copy
+
+    layer = convolution2dLayer(3, 4, Name="c")
+    twin = copy.copy(layer)
+    assert type(twin) is type(layer) and twin is not layer
+    assert twin.Name == "c" and twin.FilterSize == layer.FilterSize
+    twin.Name = "other"
+    assert layer.Name == "c"
