@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks",
+__all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks", "matmul",
            "THREADS_VARIABLE"]
 
 THREADS_VARIABLE = "MINIDL_THREADS"
@@ -243,3 +243,38 @@ def op_chunks(n: int, elements: int, xp: Any) -> list[tuple[int, int]]:
         return [(0, n)]
     cuts = [n * i // k for i in range(k + 1)]
     return list(zip(cuts[:-1], cuts[1:]))
+
+
+#: Multiply-adds of a GEMM that cost about what one value of an elementwise pass does (a GEMM
+#: runs some 20 G multiply-adds/s on a core, a NumPy pass 1-2 G values/s): a GEMM's work in
+#: the units of ``MIN_OP_ELEMENTS``.
+GEMM_FMA_PER_VALUE = 16
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """``a @ b`` for 2-D arrays. In a scope BLAS runs on one thread, so a large product is cut
+    here instead: into blocks of rows of a (or of columns of b, when b has more columns than a
+    has rows), each one GEMM writing its block of the C-ordered result, computed at the same
+    time. The blocks give the whole product's values to float32 rounding."""
+    m, k = a.shape
+    n = b.shape[1]
+    by_rows = m >= n
+    xp = _module(a, b)
+    chunks = op_chunks(m if by_rows else n, m * k * n // GEMM_FMA_PER_VALUE, xp)
+    if len(chunks) == 1:
+        return a @ b
+    out = xp.empty((m, n), xp.result_type(a.dtype, b.dtype))
+
+    def block(c: tuple[int, int]) -> None:
+        if by_rows:
+            xp.matmul(a[c[0]:c[1]], b, out=out[c[0]:c[1]])
+        else:
+            xp.matmul(a, b[:, c[0]:c[1]], out=out[:, c[0]:c[1]])
+
+    in_parallel(block, chunks)
+    return out
+
+
+def _module(a: Any, b: Any) -> Any:
+    """NumPy for two NumPy arrays, else something that is not NumPy (no splitting)."""
+    return np if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) else None

@@ -231,3 +231,46 @@ def test_scope_holds_blas_to_one_thread(monkeypatch):
     with parallel.scope():
         assert set(blas_threads()) <= {1}
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("shape", [(9, 4, 3), (3, 5, 11)])  # split by rows of a / columns of b
+def test_parallel_matmul_matches_one_gemm(monkeypatch, shape):
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    monkeypatch.setattr(parallel, "MIN_OP_ELEMENTS", 1)
+    monkeypatch.setattr(parallel, "GEMM_FMA_PER_VALUE", 1)
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k)).astype(np.float32).T  # a transposed (F-order) operand
+    calls = []
+    original = parallel.in_parallel
+    monkeypatch.setattr(parallel, "in_parallel",
+                        lambda fn, parts: calls.append(len(parts)) or original(fn, parts))
+    assert parallel.matmul(a, b) is not None and calls == []  # outside a scope: one GEMM
+    with parallel.scope():
+        got = parallel.matmul(a, b)
+    assert calls == [2]
+    assert got.shape == (m, n) and got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_allclose(got, a @ b, rtol=1e-6, atol=1e-6)
+
+
+def test_split_fullyconnect_and_mtimes_match_unsplit(splitting, monkeypatch):
+    from minidl.ops.math import mtimes
+    from minidl.ops.nn import fullyconnect
+
+    monkeypatch.setattr(parallel, "GEMM_FMA_PER_VALUE", 1)
+    calls = []
+    original = parallel.in_parallel
+    monkeypatch.setattr(parallel, "in_parallel",
+                        lambda fn, parts: calls.append(len(parts)) or original(fn, parts))
+    rng = np.random.default_rng(4)
+    X = images((3, 3, 4, 6))
+    W = dlarray(rng.standard_normal((5, 36)).astype(np.float32))
+    b = dlarray(rng.standard_normal(5).astype(np.float32))
+    got, ref = both_ways(fullyconnect, X, W, b, monkeypatch=monkeypatch)
+    assert_close(got, ref)
+    A = dlarray(rng.standard_normal((7, 3)).astype(np.float32))
+    B = dlarray(rng.standard_normal((3, 4)).astype(np.float32))
+    got, ref = both_ways(mtimes, A, B, monkeypatch=monkeypatch)
+    assert_close(got, ref)
+    assert 2 in calls

@@ -15,6 +15,7 @@ import numpy as np
 from ..autodiff import record
 from ..backend import array_module, scatter_add
 from ..dlarray import LABEL_ORDER, canonical_format, dlarray
+from ..parallel import matmul
 
 __all__ = ["exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum"]
 
@@ -155,8 +156,8 @@ def mtimes(a: Any, b: Any) -> dlarray:
     if ad.shape[1] != bd.shape[0]:
         raise ValueError(f"@ (mtimes): inner sizes differ: {ad.shape[0]}x{ad.shape[1]} times "
                          f"{bd.shape[0]}x{bd.shape[1]}")
-    return record(ad @ bd, "", (a, b), lambda gy, needs: (
-        gy @ bd.T if needs[0] else None, ad.T @ gy if needs[1] else None))
+    return record(matmul(ad, bd), "", (a, b), lambda gy, needs: (
+        matmul(gy, bd.T) if needs[0] else None, matmul(ad.T, gy) if needs[1] else None))
 
 
 # ---- elementwise functions ---------------------------------------------------------------------

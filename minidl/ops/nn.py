@@ -15,6 +15,7 @@ from .._matlab import check_choice, check_positive_int, parse_name_value, size_s
 from ..autodiff import is_tracing, record
 from ..backend import array_module, to_module
 from ..dlarray import canonical_format, dlarray
+from ..parallel import matmul
 
 __all__ = ["fullyconnect", "softmax", "crossentropy", "mse", "onehotencode", "onehotdecode"]
 
@@ -135,7 +136,7 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
                                                                                copy=False)
     b = _raw_param(bias, n_out, "bias", "the output size (weights rows)", where, data.dtype)
 
-    y2 = x2 @ Wm.T
+    y2 = matmul(x2, Wm.T)  # large products run in blocks on several threads (minidl.parallel)
     y2 += b
     out_perm = (lead_n,) + tuple(range(lead_n))  # (N, T, O) -> canonical (O, N, T)
     y = y2.reshape(lead + (n_out,)).transpose(out_perm)
@@ -146,9 +147,10 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
         g2 = gy.transpose(tuple(np.argsort(out_perm))).reshape(-1, n_out)
         dx = dW = db = None
         if needs[0]:
-            dx = (g2 @ Wm).reshape(xv.shape).transpose(tuple(np.argsort(perm))).reshape(shape)
+            dx = matmul(g2, Wm)
+            dx = dx.reshape(xv.shape).transpose(tuple(np.argsort(perm))).reshape(shape)
         if needs[1]:
-            dWm = g2.T @ x2
+            dWm = matmul(g2.T, x2)
             dW = dWm.reshape((n_out,) + features).reshape(W.shape, order="F")
             dW = dW.astype(W.dtype, copy=False)
         if needs[2]:
