@@ -126,6 +126,16 @@ def _windows(xp: Any, x: Any, k: tuple[int, int], out_hw: tuple[int, int],
     return xp.lib.stride_tricks.as_strided(x, shape, strides)
 
 
+def _patch_rows(xp: Any, block: Any, shape: tuple) -> Any:
+    """The (N, Ho, Wo, kh, kw, C) view of the first kh*kw*C columns of patch rows ``block``
+    (N*Ho*Wo, kh*kw*C [+ 1]), to write patches into. Made with explicit strides: a reshape of a
+    column slice may legally return a copy, and writes into a copy would be lost."""
+    s_row, s_col = block.strides
+    n, ho, wo, kh, kw, c = shape
+    strides = (ho * wo * s_row, wo * s_row, s_row, kw * c * s_col, c * s_col, s_col)
+    return xp.lib.stride_tricks.as_strided(block, shape, strides)
+
+
 def _offset(i: int, j: int, out_hw: tuple[int, int], stride: tuple[int, int],
             dilation: tuple[int, int] = (1, 1)) -> tuple:
     """Index of the (N, Ho, Wo, C) slice of the padded input seen at kernel offset (i, j)."""
@@ -241,7 +251,7 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
 
     def chunk(bounds: tuple[int, int]) -> None:
         r0, r1 = bounds[0] * rows_per, bounds[1] * rows_per
-        cols[r0:r1, :K].reshape(bounds[1] - bounds[0], ho, wo, kh, kw, c)[...] = \
+        _patch_rows(xp, cols[r0:r1], (bounds[1] - bounds[0], ho, wo, kh, kw, c))[...] = \
             windows[bounds[0]:bounds[1]]
         if fold:
             cols[r0:r1, K] = 1
