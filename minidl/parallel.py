@@ -8,9 +8,9 @@ few threads uses all the cores. Two levels use that, never both at once:
   the chunks of a mini-batch through the whole network at the same time, when that is exact.
 * **Ops** (``op_chunks``): otherwise, inside a ``scope`` (``dlfeval``, a dlnetwork's
   ``forward`` and ``predict``), the heavy ops (convolution with its GEMMs, the per-observation
-  normalizations, max pooling) split their own work over the observations, so a custom training
-  loop uses the cores too. An op inside a part of ``in_parallel`` (a chunk of a mini-batch, or
-  of another op) does not split again.
+  normalizations, max pooling, large matrix products through ``matmul``) split their own work
+  over the observations, so a custom training loop uses the cores too. An op inside a part of
+  ``in_parallel`` (a chunk of a mini-batch, or of another op) does not split again.
 
 While chunks run, and throughout a scope, BLAS is kept to one thread (threadpoolctl): chunks
 whose GEMMs each start threads of their own oversubscribe the cores, and OpenBLAS's threads
@@ -39,6 +39,8 @@ __all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks", 
 THREADS_VARIABLE = "MINIDL_THREADS"
 MAX_DEFAULT_THREADS = 2
 MIN_CHUNK = 32  # observations per mini-batch chunk: smaller ones cost more than they gain
+
+_local = threading.local()  # .inside: running a part of in_parallel; .threads: in a scope
 
 
 def thread_count() -> int:
@@ -210,19 +212,17 @@ def _inside(fn: Callable[[Any], Any], part: Any) -> Any:
 #: values per chunk made a batch-32 step slower (8.2 vs 6.8 ms), 256K values per chunk did not.
 MIN_OP_ELEMENTS = 1 << 18
 
-_local = threading.local()  # .inside: running a part of in_parallel; .threads: in a scope
-
-
 @contextmanager
 def scope() -> Iterator[None]:
     """Ops called by this thread inside the ``with`` block may split over threads, and BLAS
     runs on one thread meanwhile (all the threads are the ops' own). Re-entrant; does nothing
     inside a part of ``in_parallel`` or when only one thread is allowed."""
-    if getattr(_local, "inside", False) or getattr(_local, "threads", 0) \
-            or thread_count() < 2:
+    threads = 0 if getattr(_local, "inside", False) or getattr(_local, "threads", 0) \
+        else thread_count()
+    if threads < 2:
         yield
         return
-    _local.threads = thread_count()
+    _local.threads = threads
     try:
         with _SingleThreadedBLAS():
             yield
