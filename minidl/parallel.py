@@ -17,10 +17,12 @@ whose GEMMs each start threads of their own oversubscribe the cores, and OpenBLA
 keep spinning for a while after each multi-threaded call, taking the core a chunk needs; both
 made a split step slower than no splitting at all (32 vs 25 ms at batch 128, against 22 ms with
 BLAS on one thread for the whole step).
-``MINIDL_THREADS`` sets the number of threads (1 turns all splitting off); the default is the
-number of usable CPUs, at most ``MAX_DEFAULT_THREADS``, when BLAS can be kept to one thread
-(threadpoolctl is installed, or OPENBLAS_NUM_THREADS, MKL_NUM_THREADS or OMP_NUM_THREADS is 1),
-else 1. Splitting is for NumPy only: CuPy runs each op on the whole GPU already.
+``MINIDL_THREADS`` sets the number of threads (1 turns all splitting off). By default minidl
+splits work only on machines of at most ``MAX_DEFAULT_THREADS`` usable CPUs (the 2-core machines
+it was measured on), using them all, and only when BLAS can be kept to one thread
+(threadpoolctl is installed, or OPENBLAS_NUM_THREADS, MKL_NUM_THREADS or OMP_NUM_THREADS is 1);
+on larger machines BLAS keeps the cores unless ``MINIDL_THREADS`` asks for splitting.
+Splitting is for NumPy only: CuPy runs each op on the whole GPU already.
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ _local = threading.local()  # .inside: running a part of in_parallel; .threads: 
 
 
 def thread_count() -> int:
-    """Threads work may be split over: ``MINIDL_THREADS`` if set (1 = no splitting),
-    else the CPUs this process may run on, at most ``MAX_DEFAULT_THREADS``, provided BLAS can
-    be kept to one thread meanwhile (else 1)."""
+    """Threads work may be split over: ``MINIDL_THREADS`` if set (1 = no splitting), else the
+    CPUs this process may run on when there are at most ``MAX_DEFAULT_THREADS`` of them and BLAS
+    can be kept to one thread meanwhile, else 1."""
     value = os.environ.get(THREADS_VARIABLE, "").strip()
     if value:
         try:
@@ -64,7 +66,10 @@ def thread_count() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_DEFAULT_THREADS))
+    # minidl's threads replace BLAS's own only where that was measured to win, on machines of
+    # at most MAX_DEFAULT_THREADS CPUs. With more cores, BLAS keeps its threads (with BLAS held
+    # to one thread, a large GEMM would use 2 of, say, 16 cores); MINIDL_THREADS opts in.
+    return cpus if cpus <= MAX_DEFAULT_THREADS else 1
 
 
 def chunk_bounds(n: int, threads: int) -> list[tuple[int, int]]:

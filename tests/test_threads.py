@@ -177,8 +177,14 @@ def test_no_default_splitting_when_blas_cannot_be_limited(monkeypatch):
     monkeypatch.setattr(parallel._SingleThreadedBLAS, "_controller", False)
     assert parallel.thread_count() == 1
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    assert parallel.thread_count() == min(3, parallel.MAX_DEFAULT_THREADS)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert parallel.thread_count() == 2
+    # more CPUs than MAX_DEFAULT_THREADS: BLAS keeps them unless MINIDL_THREADS asks
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(16)),
+                        raising=False)
+    assert parallel.thread_count() == 1
+    monkeypatch.setenv("MINIDL_THREADS", "4")
+    assert parallel.thread_count() == 4
 
 
 def test_chunk_bounds():
