@@ -169,3 +169,12 @@ def test_unformatted_operand_aligns_from_the_left_like_matlab(rng):
     y = dl.dlarray(x, "SSCB") + offset
     np.testing.assert_allclose(host(y), x + offset[..., None])
     assert dl.gradcheck(lambda o: (dl.dlarray(x, "SSCB") * o).sum(), dl.dlarray(offset)) < 1e-8
+
+
+def test_inverse_permutation_matches_argsort():
+    from minidl.dlarray import inverse_permutation
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 6):
+        perm = tuple(int(i) for i in rng.permutation(n))
+        assert inverse_permutation(perm) == tuple(int(i) for i in np.argsort(perm))

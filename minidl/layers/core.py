@@ -12,7 +12,7 @@ import numpy as np
 from .._matlab import check_in_range, check_positive_int, format_value
 from ..autodiff import record
 from ..backend import array_module, generator, to_module
-from ..dlarray import dlarray, stripdims
+from ..dlarray import dlarray, inverse_permutation, stripdims
 from ..initializers import initialize
 from ..ops.math import leakyrelu, relu
 from ..ops.nn import fullyconnect, softmax
@@ -270,7 +270,7 @@ def flatten(X: dlarray) -> dlarray:
     y = X._data.transpose(perm).reshape(rest_shape + (-1,))
     y = y.transpose((n_rest,) + tuple(range(n_rest)))
     moved = tuple(shape[i] for i in perm)
-    inverse = tuple(np.argsort(perm))
+    inverse = inverse_permutation(perm)
 
     def backward(gy: Any, needs: tuple) -> tuple:
         g = gy.transpose(tuple(range(1, n_rest + 1)) + (0,)).reshape(moved)

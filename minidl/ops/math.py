@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autodiff import record
 from ..backend import array_module, scatter_add
-from ..dlarray import LABEL_ORDER, canonical_format, dlarray
+from ..dlarray import LABEL_ORDER, canonical_format, dlarray, inverse_permutation
 from ..parallel import matmul
 
 __all__ = ["exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum"]
@@ -310,5 +310,5 @@ def relabel(x: dlarray, fmt: str) -> dlarray:
     old = x._data.shape
     expanded = old + (1,) * (len(perm) - len(old))
     y = x._data.reshape(expanded).transpose(perm)
-    inverse = tuple(np.argsort(perm))
+    inverse = inverse_permutation(perm)
     return record(y, out_fmt, (x,), lambda gy, needs: (gy.transpose(inverse).reshape(old),))

@@ -14,7 +14,7 @@ import numpy as np
 from .._matlab import check_choice, check_positive_int, parse_name_value, size_str
 from ..autodiff import is_tracing, record
 from ..backend import array_module, to_module
-from ..dlarray import canonical_format, dlarray
+from ..dlarray import canonical_format, dlarray, inverse_permutation
 from ..parallel import matmul
 
 __all__ = ["fullyconnect", "softmax", "crossentropy", "mse", "onehotencode", "onehotdecode"]
@@ -144,11 +144,11 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
     out_fmt = labels if out_fmt else ""
 
     def backward(gy: Any, needs: tuple) -> tuple:
-        g2 = gy.transpose(tuple(np.argsort(out_perm))).reshape(-1, n_out)
+        g2 = gy.transpose(inverse_permutation(out_perm)).reshape(-1, n_out)
         dx = dW = db = None
         if needs[0]:
             dx = matmul(g2, Wm)
-            dx = dx.reshape(xv.shape).transpose(tuple(np.argsort(perm))).reshape(shape)
+            dx = dx.reshape(xv.shape).transpose(inverse_permutation(perm)).reshape(shape)
         if needs[1]:
             dWm = matmul(g2.T, x2)
             dW = dWm.reshape((n_out,) + features).reshape(W.shape, order="F")
