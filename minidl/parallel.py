@@ -169,6 +169,10 @@ _idle_lock = threading.Lock()
 _idle: list[_Worker] = []  # workers not running a part now; more are made when all are busy
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's worker threads
+    os.register_at_fork(after_in_child=_idle.clear)
+
+
 def _take_workers(k: int) -> list[_Worker]:
     with _idle_lock:
         workers = [_idle.pop() for _ in range(min(k, len(_idle)))]

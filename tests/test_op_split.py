@@ -274,3 +274,26 @@ def test_split_fullyconnect_and_mtimes_match_unsplit(splitting, monkeypatch):
     got, ref = both_ways(mtimes, A, B, monkeypatch=monkeypatch)
     assert_close(got, ref)
     assert 2 in calls
+
+
+def _split_in_child(queue):
+    with parallel.scope():
+        queue.put(parallel.in_parallel(lambda x: x * 2, [1, 2]))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork (POSIX)")
+def test_in_parallel_works_in_a_forked_child(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    assert parallel.in_parallel(lambda x: x + 1, [1, 2]) == [2, 3]  # the parent has workers
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_split_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "in_parallel hung in a forked child (it waited on the parent's workers)"
+    assert queue.get(timeout=5) == [2, 4]
