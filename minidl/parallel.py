@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks", "matmul",
-           "THREADS_VARIABLE"]
+__all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks", "sum_parts",
+           "matmul", "THREADS_VARIABLE"]
 
 THREADS_VARIABLE = "MINIDL_THREADS"
 MAX_DEFAULT_THREADS = 2
@@ -75,9 +75,24 @@ def thread_count() -> int:
 def chunk_bounds(n: int, threads: int) -> list[tuple[int, int]]:
     """(start, stop) of the chunks of a mini-batch of ``n`` observations: up to ``threads``
     nearly equal chunks of at least ``MIN_CHUNK`` observations (one chunk: no splitting)."""
-    k = max(1, min(threads, n // MIN_CHUNK))
+    return _even_chunks(n, max(1, min(threads, n // MIN_CHUNK)))
+
+
+def _even_chunks(n: int, k: int) -> list[tuple[int, int]]:
+    """(start, stop) of ``k`` nearly equal chunks of ``range(n)``, in order."""
     cuts = [n * i // k for i in range(k + 1)]
     return list(zip(cuts[:-1], cuts[1:]))
+
+
+def sum_parts(parts: Sequence[Any]) -> Any:
+    """The sum of the parts' terms of a parameter gradient, in part order (the first term
+    itself when there is one part; None when the gradient was not asked for: all None)."""
+    if parts[0] is None:
+        return None
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
 
 
 class _SingleThreadedBLAS:
@@ -247,11 +262,7 @@ def op_chunks(n: int, elements: int, xp: Any) -> list[tuple[int, int]]:
     threads = getattr(_local, "threads", 0)
     if threads < 2 or xp is not np or n < 2 or getattr(_local, "inside", False):
         return [(0, n)]
-    k = min(threads, n, elements // MIN_OP_ELEMENTS)
-    if k < 2:
-        return [(0, n)]
-    cuts = [n * i // k for i in range(k + 1)]
-    return list(zip(cuts[:-1], cuts[1:]))
+    return _even_chunks(n, max(1, min(threads, n, elements // MIN_OP_ELEMENTS)))
 
 
 #: Multiply-adds of a GEMM that cost about what one value of an elementwise pass does (a GEMM

@@ -297,3 +297,13 @@ def test_in_parallel_works_in_a_forked_child(monkeypatch):
         child.kill()
     assert not alive, "in_parallel hung in a forked child (it waited on the parent's workers)"
     assert queue.get(timeout=5) == [2, 4]
+
+
+def test_split_normalization_with_constant_scale_and_offset(splitting, monkeypatch):
+    # only X is differentiated: the chunks have no parameter gradients to add up
+    offset = np.linspace(-1, 1, 6).astype(np.float32)
+    scale = np.linspace(0.5, 2, 6).astype(np.float32)
+    got, ref = both_ways(lambda x: instancenorm(x, offset, scale), images((5, 4, 6, 7)),
+                         monkeypatch=monkeypatch)
+    assert max(splitting) > 1
+    assert_close(got, ref)

@@ -21,7 +21,7 @@ from .._matlab import format_value, mat2str, parse_name_value, to_padding, to_pa
 from ..autodiff import is_tracing, record
 from ..backend import array_module
 from ..dlarray import channels_last, dlarray, from_channels_last
-from ..parallel import in_parallel, op_chunks
+from ..parallel import in_parallel, op_chunks, sum_parts
 
 __all__ = ["dlconv", "maxpool", "avgpool"]
 
@@ -245,7 +245,8 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
     fold = bd is not None and not isinstance(bd, float) and bd.size == f
     wk = xp.concatenate([w2.astype(dtype, copy=False),
                          bd.reshape(1, f).astype(dtype, copy=False)]) if fold else w2
-    b_row = None if fold else _bias_row(xp, bd, f, wo, dtype)
+    # otherwise the bias is None or one number for every output (a float or 1 element)
+    b_scalar = None if fold or bd is None else xp.asarray(bd, dtype=dtype).reshape(())
     cols = xp.empty((n * rows_per, K + fold), x.dtype)
     y = xp.empty((n * rows_per, f), dtype)
 
@@ -256,9 +257,8 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
         if fold:
             cols[r0:r1, K] = 1
         xp.matmul(cols[r0:r1], wk, out=y[r0:r1])
-        if b_row is not None:  # on rows of Wo*F (see _bias_row)
-            rows = y[r0:r1].reshape(-1, b_row.size) if b_row.ndim else y[r0:r1]
-            rows += b_row
+        if b_scalar is not None:
+            y[r0:r1] += b_scalar
 
     in_parallel(chunk, op_chunks(n, cols.size, xp))
     out = _to_canonical(y.reshape(n, ho, wo, f), perm, single)
@@ -297,30 +297,12 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
             dx = _to_canonical(dxp[:, t:t + h, l:l + w, :], perm, single)
             dx = dx.astype(x_dtype, copy=False)
         if needs[1]:
-            dw = _sum_terms([d for d, _ in terms]).reshape(w_shape).astype(w_dtype, copy=False)
+            dw = sum_parts([d for d, _ in terms]).reshape(w_shape).astype(w_dtype, copy=False)
         if needs[2]:
-            db = _sum_terms([d for _, d in terms]).reshape(b_shape).astype(b_dtype, copy=False)
+            db = sum_parts([d for _, d in terms]).reshape(b_shape).astype(b_dtype, copy=False)
         return dx, dw, db
 
     return record(out, X._fmt, (X, weights, bias), backward)
-
-
-def _sum_terms(terms: list) -> Any:
-    """The sum of the chunks' terms of a parameter gradient, in chunk order."""
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
-
-
-def _bias_row(xp: Any, bd: Any, f: int, wo: int, dtype: Any) -> Any:
-    """What to add to the GEMM result: None, a scalar, or the bias tiled Wo times, to be added
-    to rows of Wo*F (adding to rows of only F elements is mostly loop overhead, 2.5x slower)."""
-    if bd is None:
-        return None
-    if isinstance(bd, float) or bd.size == 1:
-        return xp.asarray(bd, dtype=dtype).reshape(())
-    return xp.tile(bd.reshape(-1).astype(dtype, copy=False), wo)
 
 
 def _bias(bias: Any, f: int, x: Any) -> tuple[Any, tuple[int, ...]]:

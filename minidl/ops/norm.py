@@ -41,7 +41,7 @@ from .._matlab import check_in_range, check_positive_int, check_positive_real
 from ..autodiff import record
 from ..backend import array_module
 from ..dlarray import channels_last, dlarray, from_channels_last
-from ..parallel import in_parallel, op_chunks
+from ..parallel import in_parallel, op_chunks, sum_parts
 from .nn import _labelled, _options, _own_grad, _traced
 
 __all__ = ["batchnorm", "instancenorm", "layernorm", "groupnorm", "normalization_axes",
@@ -376,19 +376,11 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
             out=None if dx is None else dx[chunks[k][0]:chunks[k][1]]), range(len(chunks)))
         if len(chunks) == 1:
             dx = grads[0][0]
-        dgamma, dbeta = (_chunk_total([p[i] for p in grads]) for i in (1, 2))
+        dgamma, dbeta = (sum_parts([p[i] for p in grads]) for i in (1, 2))
         return (view.back(dx).reshape(shape) if dx is not None else None,
                 _own_grad(dbeta, offset), _own_grad(dgamma, scaleFactor))
 
     return record(out, out_fmt, (X, offset, scaleFactor), backward), mu, var
-
-
-def _chunk_total(parts: list) -> Any:
-    """The sum of the chunks' parameter gradients (None when not asked for)."""
-    total = parts[0]
-    for p in parts[1:]:
-        total = total + p
-    return total
 
 
 # ---- public functions: they differ only in which dimensions share statistics -----------------
