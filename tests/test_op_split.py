@@ -228,8 +228,10 @@ def test_scope_holds_blas_to_one_thread(monkeypatch):
         return [i["num_threads"] for i in info if i["user_api"] == "blas"]
 
     before = blas_threads()
+    if not before:
+        pytest.skip("threadpoolctl finds no BLAS library in this NumPy to limit")
     with parallel.scope():
-        assert set(blas_threads()) <= {1}
+        assert set(blas_threads()) == {1}
     assert blas_threads() == before
 
 
