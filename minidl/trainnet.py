@@ -47,7 +47,7 @@ from .monitor import (
     metric_label,
 )
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
-from .parallel import in_parallel
+from .parallel import in_parallel, sum_parts
 from .prediction import (
     Observations,
     _backend,
@@ -490,7 +490,7 @@ class _Run:
             value, _, grads, state, Y, T = parts[0]
             return value, grads, state, lambda: Y, lambda: T
         value = sum(p[0] * p[1] for p in parts)
-        grads = [sum(gs[1:], gs[0]) for gs in zip(*(p[2] for p in parts))]
+        grads = [sum_parts(gs) for gs in zip(*(p[2] for p in parts))]
         return (value, grads, parts[0][3], lambda: concat_batch([p[4] for p in parts]),
                 lambda: self.train.T.batch(idx))
 
