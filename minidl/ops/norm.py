@@ -362,7 +362,8 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
         out=None if y is None else y[b[0]:b[1]]), chunks)
     if y is None:
         y = parts[0][0]
-    mu, var = (xp.concatenate([p[i] for p in parts]) for i in (1, 2))
+    mu, var = (parts[0][i] if len(parts) == 1 else xp.concatenate([p[i] for p in parts])
+               for i in (1, 2))
     out = view.back(y).reshape(shape)
     if not traced:
         return dlarray._wrap(out, out_fmt), mu, var
