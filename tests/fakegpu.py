@@ -4,7 +4,9 @@ Like a CuPy array, a ``FakeDeviceArray`` refuses to turn silently into a NumPy a
 (``np.asarray``, NumPy functions and ufuncs, arithmetic with NumPy arrays all raise TypeError),
 and is copied back only with ``.get()``. Any hard-coded ``numpy`` call in a code path that
 should use the inputs' array module therefore fails loudly in the test suite.
-The stand-in module ``fakegpu`` mirrors ``numpy``'s namespace and wraps every result.
+The stand-in module ``fakegpu`` mirrors ``numpy``'s namespace and wraps every result, but only
+for the names CuPy has and only with the keywords CuPy's version takes (``cupy_api.txt``): a
+NumPy-only function, array method or keyword raises here as it would on a GPU.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import numpy as np
 
 from minidl.backend import DeviceBackend, register_device_backend
 
+from . import cupy_api
+
+CUPY_API = cupy_api.load()
 HOST_ENTRY_POINTS = {"asarray", "array", "asanyarray", "ascontiguousarray"}
 
 
@@ -47,33 +52,53 @@ def _wrap(x: Any) -> Any:
     return x
 
 
-class _Function:
-    """A NumPy callable (function, ufunc, method) that takes and returns device arrays."""
+def _cupy_entry(name: str) -> list[str] | None | bool:
+    """CuPy's entry for ``name`` (its keywords, None for any, False for a value); AttributeError
+    for a name that CuPy does not have."""
+    if name not in CUPY_API:
+        raise AttributeError(f"CuPy has no {name!r} (the CuPy double allows only CuPy's names, "
+                             "listed in tests/cupy_api.txt)")
+    return CUPY_API[name]
 
-    def __init__(self, fn: Any, allow_host: bool = False):
-        self._fn, self._allow_host = fn, allow_host
+
+class _Function:
+    """A NumPy callable (function, ufunc, method) that takes and returns device arrays, and
+    only the keywords that CuPy's ``name`` takes."""
+
+    def __init__(self, fn: Any, name: str, allow_host: bool = False):
+        self._fn, self._name, self._allow_host = fn, name, allow_host
+        entry = CUPY_API.get(name)
+        self._keywords = None if entry is None else set(entry or ())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._keywords is not None and not self._keywords.issuperset(kwargs):
+            unknown = sorted(set(kwargs) - self._keywords)
+            raise TypeError(f"CuPy's {self._name} takes no keyword {unknown[0]!r} "
+                            f"(it takes {sorted(self._keywords)})")
         return _wrap(self._fn(*_unwrap(args, self._allow_host), **_unwrap(kwargs, False)))
 
     def __getattr__(self, name: str) -> Any:  # ufunc.at, ufunc.reduce, ...
-        return _Function(getattr(self._fn, name))
+        return _Function(getattr(self._fn, name), f"{self._name}.{name}")
 
 
 class _Module(types.ModuleType):
     """Mirror of a NumPy (sub)module whose functions work on FakeDeviceArray."""
 
-    def __init__(self, name: str, source: Any):
+    def __init__(self, name: str, source: Any, path: str = ""):
         super().__init__(name)
-        self._source = source
+        self._source, self._path = source, path
 
     def __getattr__(self, name: str) -> Any:
+        qualified = self._path + name
         obj = getattr(self._source, name)
         if isinstance(obj, types.ModuleType):
-            return _Module(f"{self.__name__}.{name}", obj)
+            if not any(key.startswith(qualified + ".") for key in CUPY_API):
+                raise AttributeError(f"the CuPy double has no submodule {qualified!r}")
+            return _Module(f"{self.__name__}.{name}", obj, qualified + ".")
+        _cupy_entry(qualified)
         if isinstance(obj, type) or not callable(obj):
             return obj  # dtypes, constants
-        return _Function(obj, allow_host=name in HOST_ENTRY_POINTS)
+        return _Function(obj, qualified, allow_host=name in HOST_ENTRY_POINTS)
 
 
 class FakeDeviceArray:
@@ -95,8 +120,9 @@ class FakeDeviceArray:
         return self._a.copy()
 
     def __getattr__(self, name: str) -> Any:
+        _cupy_entry(f"ndarray.{name}")
         attr = getattr(self._a, name)
-        return _Function(attr) if callable(attr) else _wrap(attr)
+        return _Function(attr, f"ndarray.{name}") if callable(attr) else _wrap(attr)
 
     def __getitem__(self, index: Any) -> Any:
         return _wrap(self._a[_unwrap(index, False)])
