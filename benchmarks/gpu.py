@@ -2,6 +2,7 @@
 
     python benchmarks/gpu.py                 # on a machine with a CUDA GPU, CuPy and torch
     python benchmarks/gpu.py --dry-run       # the same code path on NumPy, to check the script
+    python benchmarks/gpu.py --json out.json # also write the table (and the versions) as JSON
 
 Each side trains with SGDM on the same random 28x28x3 data at mini-batch 128 and 1024; the
 sides alternate (minidl, PyTorch, minidl, ...), each sample is synchronized with the device
@@ -12,6 +13,8 @@ Without a GPU the script says what is missing and exits 0.
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import statistics
 import sys
 import time
@@ -78,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="run the minidl side on NumPy")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="write the results to this file as JSON")
     args = parser.parse_args()
     if args.dry_run:
         md.use_backend("numpy")
@@ -90,6 +94,7 @@ def main() -> int:
 
         md.use_backend("cupy")
         sync, move = cupy.cuda.Device().synchronize, md.gpuArray
+    rows = []
     print(f"{'mini-batch':>10}  {'minidl img/s':>12}  {'PyTorch img/s':>13}  {'ratio':>6}")
     for batch in BATCHES:
         ours, theirs = minidl_step(batch, sync, move), None if args.dry_run else torch_step(batch)
@@ -101,7 +106,35 @@ def main() -> int:
         mine = statistics.median(a)
         other = statistics.median(b) if b else float("nan")
         print(f"{batch:>10}  {mine:>12,.0f}  {other:>13,.0f}  {mine / other:>6.2f}")
+        rows.append({"batch": batch, "minidl_img_per_s": mine, "minidl_samples": a,
+                     "pytorch_img_per_s": other if b else None, "pytorch_samples": b})
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"device": device_name(args.dry_run), "python": platform.python_version(),
+                       "versions": versions(), "dry_run": args.dry_run, "rows": rows}, f,
+                      indent=1)
     return 0
+
+
+def device_name(dry_run: bool) -> str:
+    if dry_run:
+        return platform.processor() or platform.machine()
+    import cupy
+
+    return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = {"numpy": np.__version__, "minidl": version("minidl")}
+    except PackageNotFoundError:  # run from the tree (PYTHONPATH), not installed
+        found = {"numpy": np.__version__, "minidl": "source tree"}
+    for name in ("cupy", "torch"):
+        if name in sys.modules:
+            found[name] = sys.modules[name].__version__
+    return found
 
 
 if __name__ == "__main__":
