@@ -1,8 +1,8 @@
 """Prediction and evaluation: ``minibatchpredict``, ``scores2label``, ``testnet``.
 
 Also the data plumbing that ``trainnet`` shares: numeric arrays in MATLAB layout (H x W x C x N
-images, C x N features, or any layout named by ``InputDataFormats``) or a datastore are checked
-against the input layer once and stored as one float32 array in channels-last memory order
+images, N x numFeatures features, or any layout named by ``InputDataFormats``) or a datastore are
+checked against the input layer once and stored as one float32 array in channels-last memory order
 (N, H, W, C), from which each mini-batch is one index and a transposed view.
 
 And the splitting of mini-batches over threads that ``minibatchpredict``, ``testnet`` and
@@ -73,8 +73,7 @@ class Observations:
 def input_format(net: Any) -> tuple[str, tuple[int, ...]]:
     """(canonical format, size of one observation) of the network's input layer.
 
-    The MATLAB layout of X is the canonical one with the observations last: H x W x C x N for
-    "SSCB" images, C x N for "CB" features.
+    X's MATLAB layout is given by ``matlab_layout`` of that format.
     """
     layer = net.input_layer() if hasattr(net, "input_layer") else None
     layer = layer if layer is not None else net.Layers[0]
@@ -83,6 +82,13 @@ def input_format(net: Any) -> tuple[str, tuple[int, ...]]:
         size = tuple(int(d) for d in np.atleast_1d(np.asarray(layer.InputSize)).ravel())
     fmt = getattr(layer, "fmt", "") or "S" * (len(size) - 1) + "CB"
     return fmt, tuple(int(d) for d in size)
+
+
+def matlab_layout(fmt: str) -> str:
+    """The layout MATLAB's trainnet and minibatchpredict read a plain array in, for an input of
+    canonical format ``fmt``: observations first for features ("BC": N x numFeatures, one row
+    per observation), else the canonical order with the observations last (H x W x C x N)."""
+    return "BC" if fmt == "CB" else fmt
 
 
 def is_datastore(x: Any) -> bool:
@@ -97,9 +103,10 @@ def read_datastore(ds: Any, net: Any) -> tuple[np.ndarray, Any]:
 def observations(X: Any, net: Any, formats: str = "auto", what: str = "X") -> Observations:
     """Check X against the input layer and store it as float32 in channels-last memory order.
 
-    ``formats`` is "auto" (MATLAB layout: H x W x C x N images, C x N features) or a dlarray
-    format such as "BCSS" naming each dimension of X. A missing trailing batch dimension means
-    one observation, as in MATLAB.
+    ``formats`` is "auto" (MATLAB's layout: H x W x C x N images, N x numFeatures features) or a
+    dlarray format such as "BCSS" naming each dimension of X. A missing trailing batch
+    dimension means one observation, as in MATLAB; a vector for features is one observation
+    (a row) when it has numFeatures values, else one feature of many observations.
     """
     expected, size = input_format(net)
     layer = net.input_layer() if hasattr(net, "input_layer") else net.Layers[0]
@@ -114,14 +121,17 @@ def arrange(X: Any, formats: str, expected: str, size: tuple[int, ...], what: st
     ``owner`` (what expects the data) and ``option`` (where its layout is given) go into the
     error messages."""
     auto = str(formats).lower() == "auto"
+    given = matlab_layout(expected) if auto else str(formats).upper()
     if isinstance(X, dlarray):
-        fmt = X.fmt or (expected if auto else str(formats).upper())
+        fmt = X.fmt or given
         X = X._data
     else:
-        fmt = expected if auto else str(formats).upper()
+        fmt = given
         X = _as_array(X, what)
     if X.ndim == len(fmt) - 1 and fmt.endswith("B"):
         X = X.reshape(X.shape + (1,))
+    elif X.ndim == 1 and fmt == "BC":
+        X = X.reshape((1, -1) if X.size == size[0] else (-1, 1))
     if X.ndim != len(fmt):
         raise ValueError(f"{what} has {X.ndim} dimensions (size {size_str(X.shape)}) but the "
                          f"data format {fmt!r} has {len(fmt)}: give {option} to say which "
@@ -133,8 +143,12 @@ def arrange(X: Any, formats: str, expected: str, size: tuple[int, ...], what: st
     if view.shape[-1] == 0:
         raise ValueError(f"{what} is empty: it has no observations (size {size_str(X.shape)})")
     if tuple(view.shape[:-1]) != tuple(size):
+        hint = ""
+        if fmt == "BC" and X.ndim == 2 and X.shape[0] == size[0]:
+            hint = (f": feature data is N x {size[0]}, one row per observation (for "
+                    f"{size[0]} x N data give {option}=\"CB\")")
         raise ValueError(f"{what} has observations of size {size_str(view.shape[:-1])} but "
-                         f"{owner} expects {size_str(size)}")
+                         f"{owner} expects {size_str(size)}{hint}")
     memory, cl_perm = channels_last(view, canon)
     xp = array_module(memory)
     return Observations(xp.ascontiguousarray(memory, dtype=xp.float32), canon, cl_perm)

@@ -113,3 +113,23 @@ def test_prepare_labels_raw_data_in_matlab_layout(xp):
         layer.predict(layer.prepare(np.zeros((3, 2, 1, 4))))
     with pytest.raises(ValueError, match=r"expects input with format 'SSCB', got 'CB'"):
         layer.predict(dlarray(np.zeros((6, 4)), "CB"))
+
+
+def test_raw_feature_data_is_one_row_per_observation_as_in_matlab(xp, rng):
+    data = rng.standard_normal((5, 3)).astype(np.float32)  # 5 observations of 3 features
+    layer = featureInputLayer(3)
+    for X in (dev(xp, data), dlarray(dev(xp, data))):  # raw, and an unformatted dlarray
+        Y = layer.prepare(X)
+        assert Y.fmt == "CB" and Y.shape == (3, 5)
+        np.testing.assert_array_equal(host(Y), data.T)
+    one = layer.prepare(dev(xp, data[0]))  # a vector of numFeatures values: one observation
+    assert one.shape == (3, 1)
+    np.testing.assert_array_equal(host(one)[:, 0], data[0])
+    column = featureInputLayer(1).prepare(dev(xp, data[:, 0]))  # one feature, 5 observations
+    assert column.shape == (1, 5)
+    assert layer.prepare(dlarray(dev(xp, data.T), "CB")).shape == (3, 5)  # a format is kept
+    with pytest.raises(ValueError, match=r"expects input of size 3 \(features x observations\)"
+                                         r", got 5"):
+        layer.predict(layer.prepare(dev(xp, data.T)))
+    with pytest.raises(ValueError, match=r"at most 2 dimensions \(observations x features\)"):
+        layer.prepare(dev(xp, data[None]))

@@ -66,7 +66,7 @@ def test_malloc_tuning_is_lazy_and_done_by_the_first_prediction():
     code = ("import numpy as np, minidl, minidl.backend as b; t0 = b._malloc_tuned; "
             "from minidl.layers import featureInputLayer, fullyConnectedLayer; "
             "net = minidl.dlnetwork([featureInputLayer(3), fullyConnectedLayer(2)]); "
-            "net.predict(np.ones((3, 4), np.float32)); print(t0, b._malloc_tuned is not None)")
+            "net.predict(np.ones((4, 3), np.float32)); print(t0, b._malloc_tuned is not None)")
     for env in ({}, {"MINIDL_MALLOC_TUNING": "0"}):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, env={"PATH": "", **env})

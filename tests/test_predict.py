@@ -29,7 +29,8 @@ def feature_net(classes=("cat", "dog", "emu")):
 
 
 def features(n=23, seed=0):
-    return np.random.default_rng(seed).standard_normal((4, n)).astype(np.float32)
+    """n observations of 4 features, N x 4 (MATLAB's layout for feature data)."""
+    return np.random.default_rng(seed).standard_normal((n, 4)).astype(np.float32)
 
 
 def test_minibatchpredict_matches_predict_in_any_batch_size(xp):
@@ -48,7 +49,7 @@ def test_minibatchpredict_layouts_cpu_and_datastore():
     net = feature_net()
     X = features()
     ref = minibatchpredict(net, X)
-    np.testing.assert_allclose(minibatchpredict(net, X.T, InputDataFormats="BC"), ref)
+    np.testing.assert_allclose(minibatchpredict(net, X.T, InputDataFormats="CB"), ref)
     np.testing.assert_allclose(minibatchpredict(net, X, "MiniBatchSize", 4,
                                                 ExecutionEnvironment="cpu"), ref)
     minidl.rng(0)
@@ -68,7 +69,11 @@ def test_minibatchpredict_layouts_cpu_and_datastore():
 
 def test_minibatchpredict_rejects_bad_sizes():
     with pytest.raises(ValueError, match="observations of size 3 but the input layer"):
-        minibatchpredict(feature_net(), np.zeros((3, 5), np.float32))
+        minibatchpredict(feature_net(), np.zeros((5, 3), np.float32))
+    with pytest.raises(ValueError, match=r'expects 4: feature data is N x 4, one row per '
+                                         r'observation \(for 4 x N data give '
+                                         r'InputDataFormats="CB"'):
+        minibatchpredict(feature_net(), np.zeros((4, 5), np.float32))
     with pytest.raises(ValueError, match="'BatchSize' is not an option"):
         minibatchpredict(feature_net(), features(), BatchSize=3)
 

@@ -257,7 +257,7 @@ def test_split_step_matches_the_unsplit_step(threads, monkeypatch, n):
 @pytest.mark.parametrize("loss", ["mse", "binary-crossentropy"])
 def test_split_step_matches_for_the_other_builtin_losses(threads, loss):
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((5, 128)).astype(np.float32)
+    X = rng.standard_normal((128, 5)).astype(np.float32)
     T = (rng.uniform(size=(128, 3)) > 0.5).astype(np.float32)
     last = [softmaxLayer()] if loss == "binary-crossentropy" else []
     layers = [featureInputLayer(5), fullyConnectedLayer(16), reluLayer(),

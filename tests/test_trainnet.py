@@ -35,11 +35,11 @@ CENTERS = np.array([[2.0, 0.0, -2.0], [0.0, 2.0, -1.0], [1.0, -1.0, 0.0], [0.0, 
 
 
 def blobs(n=96, seed=0, labels=("a", "b", "c")):
-    """4 x n features (C x N) around 3 centres, and n string labels."""
+    """n x 4 features (N x C, MATLAB's layout) around 3 centres, and n string labels."""
     rng = np.random.default_rng(seed)
     k = rng.integers(0, 3, n)
     X = (CENTERS[:, k] + 0.5 * rng.standard_normal((4, n))).astype(np.float32)
-    return X, np.asarray(labels)[k]
+    return np.ascontiguousarray(X.T), np.asarray(labels)[k]
 
 
 def mlp(hidden=8, **fc):
@@ -135,8 +135,8 @@ def test_runs_on_each_backend(xp, method):
 
 def test_regression_with_mse_and_n_by_k_targets():
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((4, 128)).astype(np.float32)
-    T = np.stack([X[0] - X[1], 0.5 * X[2]], axis=1)  # N x 2
+    X = rng.standard_normal((128, 4)).astype(np.float32)
+    T = np.stack([X[:, 0] - X[:, 1], 0.5 * X[:, 2]], axis=1)  # N x 2
     layers = [featureInputLayer(4), fullyConnectedLayer(2)]
     minidl.rng(0)
     net, info = trainnet(X, T, layers, "mse", quiet("adam", MaxEpochs=40, InitialLearnRate=0.05))
@@ -175,7 +175,7 @@ def test_callable_and_binary_crossentropy_losses():
 
     trainnet(X, T, mlp(), my_loss, quiet(MaxEpochs=1))
     assert calls == [(3, 16)] * 4
-    y = (X[0] > 0).astype(np.float32)  # binary targets for one sigmoid output
+    y = (X[:, 0] > 0).astype(np.float32)  # binary targets for one sigmoid output
     layers = [featureInputLayer(4), fullyConnectedLayer(1),
               minidl.layers.functionLayer(minidl.sigmoid)]
     net, info = trainnet(X, y, layers, "binary-crossentropy",
@@ -210,7 +210,7 @@ def test_input_data_formats_and_datastore_give_the_same_run():
 
 def _batch_log(shuffle, n=12, batch=4, epochs=2):
     """The targets' class sequence each iteration sees, via a recording loss."""
-    X = np.tile(np.arange(n, dtype=np.float32), (4, 1))
+    X = np.tile(np.arange(n, dtype=np.float32)[:, None], (1, 4))
     T = np.arange(n) % 3
     seen = []
 
@@ -266,7 +266,7 @@ def test_one_iteration_equals_the_documented_update(method):
     onehot = (T[None, :] == np.array(["a", "b", "c"])[:, None]).astype(np.float32)
 
     def model_loss(net):
-        Y, _ = forward(net, minidl.dlarray(X, "CB"))
+        Y, _ = forward(net, minidl.dlarray(X, "BC"))
         loss = crossentropy(Y, minidl.dlarray(onehot, "CB"))
         return dlgradient(loss, net.Learnables)
 
@@ -350,7 +350,7 @@ def test_best_validation_network_is_returned():
 
 def test_validation_metrics_in_histories():
     X, T = blobs(64)
-    opts = quiet(MaxEpochs=2, ValidationData=(X[:, :20], T[:20]), ValidationFrequency=3,
+    opts = quiet(MaxEpochs=2, ValidationData=(X[:20], T[:20]), ValidationFrequency=3,
                  Metrics=["accuracy", "rmse"])
     _, info = trainnet(X, T, mlp(), "crossentropy", opts)
     assert info.TrainingHistory.VariableNames == ["Iteration", "Epoch", "LearnRate", "Loss",
@@ -494,14 +494,14 @@ def test_errors_name_what_is_wrong(monkeypatch):
     opts = quiet()
     with pytest.raises(ValueError, match=r"observations of size 5 but the input layer "
                                          r"\(FeatureInputLayer\) expects 4"):
-        trainnet(np.zeros((5, 32), np.float32), T, mlp(), "crossentropy", opts)
+        trainnet(np.zeros((32, 5), np.float32), T, mlp(), "crossentropy", opts)
     with pytest.raises(ValueError, match="32 observations but 31 labels"):
         trainnet(X, T[:31], mlp(), "crossentropy", opts)
     with pytest.raises(ValueError, match=r'unknown loss function "hinge": valid names are '
                                          r'"crossentropy", "mse", "binary-crossentropy"'):
         trainnet(X, T, mlp(), "hinge", opts)
     with pytest.raises(ValueError, match="X is empty"):
-        trainnet(np.zeros((4, 0), np.float32), T[:0], mlp(), "crossentropy", opts)
+        trainnet(np.zeros((0, 4), np.float32), T[:0], mlp(), "crossentropy", opts)
     with pytest.raises(ValueError, match="outputs 3 values per observation .* 4 classes"):
         trainnet(X, np.arange(32) % 4, mlp(), "crossentropy", opts)
     with pytest.raises(TypeError, match="options must come from trainingOptions"):
@@ -509,7 +509,7 @@ def test_errors_name_what_is_wrong(monkeypatch):
     with pytest.raises(ValueError, match='"best-validation" needs ValidationData'):
         trainnet(X, T, mlp(), "crossentropy", quiet(OutputNetwork="best-validation"))
     with pytest.raises(ValueError, match="labels d are not among the classes"):
-        trainnet(X, T, mlp(), "crossentropy", quiet(ValidationData=(X[:, :2], ["a", "d"])))
+        trainnet(X, T, mlp(), "crossentropy", quiet(ValidationData=(X[:2], ["a", "d"])))
     monkeypatch.setattr(minidl.prediction, "canUseGPU", lambda: False)
     with pytest.raises(RuntimeError, match='ExecutionEnvironment is "gpu" but no GPU'):
         trainnet(X, T, mlp(), "crossentropy", quiet(ExecutionEnvironment="gpu"))

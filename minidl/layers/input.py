@@ -95,8 +95,8 @@ class _InputLayer(Layer):
         return self.sample_size + (1,), self.fmt
 
     def prepare(self, X: Any) -> dlarray:
-        """X as a dlarray in this layer's format: raw arrays (MATLAB layout) and unformatted
-        dlarrays are labelled; float64 raw data becomes float32."""
+        """X as a dlarray in this layer's format: raw arrays and unformatted dlarrays are read
+        in MATLAB's layout (see ``_layout``) and labelled; float64 raw data becomes float32."""
         if not isinstance(X, dlarray):
             X = dlarray(X)
             if X.dtype == "float64":
@@ -104,9 +104,9 @@ class _InputLayer(Layer):
         if not X.fmt:
             if X.ndim > len(self.fmt):
                 raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects data of at "
-                                 f"most {len(self.fmt)} dimensions ({self._layout()}), got "
-                                 f"size {size_x(X.shape)}.")
-            X = dlarray(X, self.fmt)
+                                 f"most {len(self.fmt)} dimensions ({self._layout(raw=True)}), "
+                                 f"got size {size_x(X.shape)}.")
+            X = self._label(X)
         elif X.fmt == self.fmt[:-1]:
             X = dlarray(X, self.fmt)  # one observation: add the batch dimension
         return X
@@ -120,9 +120,21 @@ class _InputLayer(Layer):
                              f"'{X.fmt}').")
         return self._normalize(X)
 
-    def _layout(self) -> str:
-        return {"SSCB": "height x width x channels x observations",
-                "CB": "features x observations"}[self.fmt]
+    def _layout(self, raw: bool = False) -> str:
+        """The order of the dimensions of formatted data, or of raw data (MATLAB's layout)."""
+        if self.fmt == "CB":
+            return "observations x features" if raw else "features x observations"
+        return "height x width x channels x observations"
+
+    def _label(self, X: dlarray) -> dlarray:
+        """Unformatted X labelled in MATLAB's layout: H x W x C x N images; N x numFeatures
+        features, where a vector is one observation when it has numFeatures values, else one
+        feature of many observations."""
+        if self.fmt != "CB":
+            return dlarray(X, self.fmt)
+        if X.ndim == 1:
+            X = X.reshape(1, -1) if X.shape[0] == self.sample_size[0] else X.reshape(-1, 1)
+        return dlarray(X, "BC")
 
     def _normalize(self, X: dlarray) -> dlarray:
         norm = self.Normalization
@@ -298,6 +310,9 @@ def imageInputLayer(inputSize: Any, *args: Any, **kwargs: Any) -> ImageInputLaye
 
 
 def featureInputLayer(numFeatures: int, *args: Any, **kwargs: Any) -> FeatureInputLayer:
-    """``featureInputLayer(numFeatures, Normalization="none", ...)``: C x N feature input ("CB").
+    """``featureInputLayer(numFeatures, Normalization="none", ...)``: features, "CB".
+
+    Raw arrays given to the network are N x numFeatures, one row per observation (MATLAB's
+    layout); a formatted dlarray may come in any order.
     """
     return FeatureInputLayer(numFeatures, *args, **kwargs)
