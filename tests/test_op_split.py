@@ -105,7 +105,8 @@ def test_split_dlconv_scalar_bias_and_no_bias(splitting, monkeypatch):
 @pytest.mark.parametrize("shape", [(8, 8, 3, 6), (7, 9, 2, 5)])  # the second: uncovered edges
 @pytest.mark.parametrize("pool", [2, [1, 3], [3, 1]])
 def test_split_maxpool_matches_unsplit(splitting, monkeypatch, shape, pool):
-    got, ref = both_ways(lambda x: maxpool(x, pool), images(shape), monkeypatch=monkeypatch)
+    got, ref = both_ways(lambda x: maxpool(x, pool, Stride=pool), images(shape),
+                         monkeypatch=monkeypatch)
     assert max(splitting) > 1
     assert_close(got, ref)
 

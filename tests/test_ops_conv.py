@@ -109,8 +109,8 @@ def test_same_padding_puts_an_odd_extra_at_the_bottom_and_right(xp, rng):
     np.testing.assert_array_equal(host(dlconv(X, wt, 0, Padding="same")),
                                   host(dlconv(X, wt, 0, Padding=[1, 2, 1, 1])))
     # pool 2, stride 2: 5 rows -> 3 outputs need 1 extra row, at the bottom; 6 columns need none
-    np.testing.assert_array_equal(host(maxpool(X, 2, Padding="same")),
-                                  host(maxpool(X, 2, Padding=[0, 1, 0, 0])))
+    np.testing.assert_array_equal(host(maxpool(X, 2, Stride=2, Padding="same")),
+                                  host(maxpool(X, 2, Stride=2, Padding=[0, 1, 0, 0])))
     np.testing.assert_array_equal(host(avgpool(X, 3, Stride=1, Padding="same")),
                                   host(avgpool(X, 3, Stride=1, Padding=1)))
 
@@ -352,12 +352,12 @@ def test_global_pooling(xp, rng):
     assert maxpool(X, "global").fmt == "SSCB"
 
 
-def test_pool_default_stride_is_the_pool_size(xp, rng):
+def test_pool_default_stride_is_1_as_in_matlab(xp, rng):
     X = dlarray(dev(xp, rng.standard_normal((6, 7, 2, 1))), "SSCB")
-    assert maxpool(X, 2).shape == (3, 3, 2, 1)
-    assert avgpool(X, [3, 2]).shape == (2, 3, 2, 1)
-    np.testing.assert_array_equal(host(maxpool(X, 3)), host(maxpool(X, 3, Stride=3)))
-    assert maxpool(X, 2, Stride=1).shape == (5, 6, 2, 1)
+    assert maxpool(X, 2).shape == (5, 6, 2, 1)  # overlapping windows
+    assert avgpool(X, [3, 2]).shape == (4, 6, 2, 1)
+    np.testing.assert_array_equal(host(maxpool(X, 3)), host(maxpool(X, 3, Stride=1)))
+    assert maxpool(X, 2, Stride=2).shape == (3, 3, 2, 1)
 
 
 def test_pool_float32_single_observation_and_positional_pairs(xp, rng):
@@ -416,10 +416,10 @@ def test_maxpool_all_equal_windows_give_one_gradient_per_window(xp):
     x = np.full((4, 4, 2, 2), 3.0)
     tiling = np.zeros((4, 4))
     tiling[::2, ::2] = 1  # each 2x2 window's first element
-    np.testing.assert_array_equal(_pool_grad(xp, x)[..., 1, 0], tiling)
+    np.testing.assert_array_equal(_pool_grad(xp, x, Stride=2)[..., 1, 0], tiling)
     overlapping = np.zeros((4, 4))
     overlapping[:3, :3] = 1  # 9 windows, each starting at a different pixel
-    np.testing.assert_array_equal(_pool_grad(xp, x, Stride=1)[..., 0, 1], overlapping)
+    np.testing.assert_array_equal(_pool_grad(xp, x)[..., 0, 1], overlapping)  # default stride
 
 
 def test_maxpool_overlapping_windows_accumulate(xp):

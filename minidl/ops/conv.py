@@ -335,8 +335,7 @@ def _pool_setup(fname: str, X: Any, poolsize: Any, opts: dict) -> tuple:
         pool = (h, w)
     else:
         pool = _option(fname, to_pair, "poolsize", poolsize)
-    stride = pool if opts["Stride"] is None else _option(fname, to_pair, "Stride",
-                                                         opts["Stride"])
+    stride = _option(fname, to_pair, "Stride", opts["Stride"])
     padding = _option(fname, to_padding, "Padding", opts["Padding"])
     if padding != "same" and (max(padding[:2]) >= pool[0] or max(padding[2:]) >= pool[1]):
         raise ValueError(f"{fname}: Padding {mat2str(list(padding))} must be smaller than the "
@@ -473,15 +472,14 @@ def _window_order(pool: tuple) -> list[tuple[int, int]]:
 def maxpool(X: dlarray, poolsize: Any, *args: Any, **kwargs: Any) -> dlarray:
     """Maximum over pooling windows of "SSCB" images, MATLAB's ``maxpool``.
 
-    ``Y = maxpool(X, poolsize, Stride=poolsize, Padding=0)`` or ``maxpool(X, "global")`` (one
-    window covering all of H x W); MATLAB-style pairs ``maxpool(X, 2, "Stride", 1)`` work too.
+    ``Y = maxpool(X, poolsize, Stride=1, Padding=0)`` or ``maxpool(X, "global")`` (one window
+    covering all of H x W); MATLAB-style pairs ``maxpool(X, 2, "Stride", 2)`` work too.
     poolsize and Stride: a positive integer or [h w]; Padding as in dlconv (p, [a b], [t b l r] or
     "same"), each side smaller than the pool; padded pixels never win (they act as -Inf).
 
-    Default Stride: the pool size (non-overlapping windows, what users of the functional form
-    expect). MATLAB's page for the function could not be read on this point (the stored copies
-    stop before its Name-Value section); maxPooling2dLayer's default stride is 1, and layers pass
-    their Stride explicitly. Pass Stride=1 for MATLAB-layer-style overlapping windows.
+    Default Stride: 1, as MATLAB's (and maxPooling2dLayer's), so windows overlap: a 2x2 pool
+    turns 6x6 into 5x5. Pass Stride=poolsize for the non-overlapping windows that PyTorch's
+    default gives.
 
     Shapes: X is H x W x C x N ("SSCB") or H x W x C ("SSC"); Y is Ho x Wo x C x N, X's format.
     Forward:  Y[o, p, c, n] = max_{i, j} Xpad[o*sh + i, p*sw + j, c, n].
@@ -489,7 +487,7 @@ def maxpool(X: dlarray, poolsize: Any, *args: Any, **kwargs: Any) -> dlarray:
     first maximum in MATLAB's column-major order (down the rows, then across) gets it.
     Overlapping windows accumulate.
     """
-    opts = parse_name_value(args, kwargs, {"Stride": None, "Padding": 0}, "maxpool")
+    opts = parse_name_value(args, kwargs, {"Stride": 1, "Padding": 0}, "maxpool")
     x, perm, single, pool, stride, pads, out_hw = _pool_setup("maxpool", X, poolsize, opts)
     xp = array_module(x)
     # The winners' positions are worked out only when a gradient can be asked for.
@@ -539,9 +537,9 @@ def maxpool(X: dlarray, poolsize: Any, *args: Any, **kwargs: Any) -> dlarray:
 def avgpool(X: dlarray, poolsize: Any, *args: Any, **kwargs: Any) -> dlarray:
     """Mean over pooling windows of "SSCB" images, MATLAB's ``avgpool``.
 
-    ``Y = avgpool(X, poolsize, Stride=poolsize, Padding=0, PaddingValue=0)`` or
+    ``Y = avgpool(X, poolsize, Stride=1, Padding=0, PaddingValue=0)`` or
     ``avgpool(X, "global")``; MATLAB-style pairs work too. Options as in ``maxpool`` (including
-    the default Stride, the pool size; see there). PaddingValue: a number (default 0, so padded
+    the default Stride, 1; see there). PaddingValue: a number (default 0, so padded
     zeros count in the mean, as MATLAB does) or "mean" (padding is left out of the mean: each
     window is averaged over the input pixels it holds).
 
@@ -550,7 +548,7 @@ def avgpool(X: dlarray, poolsize: Any, *args: Any, **kwargs: Any) -> dlarray:
     ph*pw (or, for "mean", the number of input pixels in the window).
     Backward: dX[pixel] = sum over the windows holding the pixel of dY / count.
     """
-    opts = parse_name_value(args, kwargs, {"Stride": None, "Padding": 0, "PaddingValue": 0},
+    opts = parse_name_value(args, kwargs, {"Stride": 1, "Padding": 0, "PaddingValue": 0},
                             "avgpool")
     value = opts["PaddingValue"]
     exclude = isinstance(value, str) and value.lower() == "mean"
