@@ -550,6 +550,8 @@ class _Run:
         if self.output_best and self.best.values is not None:
             iteration, values = self.best.iteration, self.best.values
         self._restore(values)
+        if self.opts.BatchNormalizationStatistics == "population" and stop != MANUAL:
+            population_statistics(self.net, self.train.X, self.opts.MiniBatchSize)
         self.info.StopReason = stop or MANUAL
         self.info.OutputNetworkIteration = iteration
         for reporter in self.reporters:
@@ -557,6 +559,55 @@ class _Run:
         if stop != MANUAL:
             self._call_output_fcn(self.last, "done")
         return self.net, self.info
+
+
+def population_statistics(net: Any, X: Observations, batch: int) -> None:
+    """Set each batch normalization layer's TrainedMean and TrainedVariance to the mean and the
+    (1/N) variance of its input over all the observations X: trainingOptions'
+    BatchNormalizationStatistics "population", after training.
+
+    One extra pass through the network in training mode, in mini-batches of ``batch``, as
+    MATLAB does it (so an earlier batch normalization layer normalizes each mini-batch with that
+    mini-batch's own statistics, as it did in training). A copy of the network whose layers
+    take the batch statistics whole (decay 1) gives each mini-batch's mean m_b and variance v_b
+    per channel; with n_b observations each, they merge exactly into
+    mean = sum(n_b m_b) / N and variance = sum(n_b (v_b + m_b^2)) / N - mean^2.
+    """
+    from .layers.norm import BatchNormalizationLayer
+    from .network import forward
+
+    probe = copy.copy(net)
+    layers = [layer for layer in probe._layers if isinstance(layer, BatchNormalizationLayer)]
+    for layer in layers:
+        layer.MeanDecay = layer.VarianceDecay = 1.0
+    state = net.State
+    row = {(name, p): i for i, (name, p) in enumerate(zip(state.Layer, state.Parameter))}
+    names = [layer.Name for layer in layers]
+    sums = {name: [0.0, 0.0] for name in names}  # sum of n_b m_b, sum of n_b (v_b + m_b^2)
+    for start in range(0, X.N, batch):
+        stop = min(start + batch, X.N)
+        values = forward(probe, X.batch(slice(start, stop)))[1].Value
+        for name in names:
+            m, v = (_host64(values[row[name, p]]) for p in ("TrainedMean", "TrainedVariance"))
+            sums[name][0] = sums[name][0] + (stop - start) * m
+            sums[name][1] = sums[name][1] + (stop - start) * (v + m * m)
+    new = list(state.Value)
+    for name in names:
+        mean = sums[name][0] / X.N
+        variance = np.maximum(sums[name][1] / X.N - mean * mean, 0.0)
+        for p, value in (("TrainedMean", mean), ("TrainedVariance", variance)):
+            new[row[name, p]] = _like(value, state.Value[row[name, p]])
+    net.State = state.with_values(new)
+
+
+def _host64(x: dlarray) -> np.ndarray:
+    return np.asarray(to_module(x.extractdata(), np), dtype=np.float64)
+
+
+def _like(value: np.ndarray, old: dlarray) -> dlarray:
+    """Host float64 ``value`` as a dlarray of ``old``'s dtype, device and format."""
+    data = old.extractdata()
+    return dlarray._wrap(to_module(value.astype(data.dtype), array_module(data)), old.fmt)
 
 
 def _print(line: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 import minidl
 from minidl.autodiff import dlfeval, dlgradient
 from minidl.layers import (
+    batchNormalizationLayer,
     convolution2dLayer,
     featureInputLayer,
     fullyConnectedLayer,
@@ -203,6 +204,59 @@ def test_input_data_formats_and_datastore_give_the_same_run():
     opts.InputDataFormats = "auto"
     c, _ = trainnet(Store(), layers, "crossentropy", opts)
     assert_same_values(values(a), values(c))
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalization statistics
+
+def _bn_net():
+    return [featureInputLayer(4), batchNormalizationLayer(Name="bn1"),
+            fullyConnectedLayer(5, Name="fc"), batchNormalizationLayer(Name="bn2"), reluLayer(),
+            fullyConnectedLayer(3), softmaxLayer()]
+
+
+def _trained_with(statistics, X, T, batch=7):
+    minidl.rng(0)
+    opts = quiet(MaxEpochs=3, MiniBatchSize=batch, BatchNormalizationStatistics=statistics)
+    net, _ = trainnet(X, T, _bn_net(), "crossentropy", opts)
+    return net, {(r[0], r[1]): host(r[2]) for r in net.State}
+
+
+def test_population_statistics_are_those_of_the_whole_training_set():
+    X, T = blobs(45)
+    X = X * np.float32([1, 3, 0.5, 2]) + np.float32([4, -1, 0, 2])
+    net, state = _trained_with("population", X, T)
+    # bn1 sees the data itself: its statistics are the data's mean and (1/N) variance
+    np.testing.assert_allclose(state["bn1", "TrainedMean"].ravel(), X.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(state["bn1", "TrainedVariance"].ravel(), X.var(axis=0),
+                               rtol=1e-5)
+    # bn2 sees fc of bn1's output, where bn1 normalizes each mini-batch of 7 (the last one of 3)
+    # with that mini-batch's own statistics, as in training: merged over all 45 observations
+    p = {(r[0], r[1]): host(r[2]) for r in net.Learnables}
+    Z = []
+    for start in range(0, 45, 7):
+        Xb = X[start:start + 7].T.astype(np.float64)
+        mu, var = Xb.mean(axis=1, keepdims=True), Xb.var(axis=1, keepdims=True)
+        Xn = p["bn1", "Scale"] * (Xb - mu) / np.sqrt(var + 1e-5) + p["bn1", "Offset"]
+        Z.append(p["fc", "Weights"] @ Xn + p["fc", "Bias"])
+    Z = np.concatenate(Z, axis=1)
+    np.testing.assert_allclose(state["bn2", "TrainedMean"].ravel(), Z.mean(axis=1), rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(state["bn2", "TrainedVariance"].ravel(), Z.var(axis=1),
+                               rtol=1e-4, atol=1e-6)
+    assert all(v.dtype == np.float32 for v in state.values())
+
+
+def test_auto_keeps_the_moving_estimates_as_trainnet_does():
+    X, T = blobs(45)
+    _, auto = _trained_with("auto", X, T)
+    _, moving = _trained_with("moving", X, T)
+    _, population = _trained_with("population", X, T)
+    for key in auto:
+        np.testing.assert_array_equal(auto[key], moving[key])
+    assert not np.allclose(moving["bn1", "TrainedMean"], population["bn1", "TrainedMean"])
+    np.testing.assert_allclose(population["bn1", "TrainedMean"].ravel(), X.mean(axis=0),
+                               rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------
