@@ -215,17 +215,18 @@ def _bn_net():
             fullyConnectedLayer(3), softmaxLayer()]
 
 
-def _trained_with(statistics, X, T, batch=7):
+def _trained_with(statistics, X, T, batch=7, xp=np):
     minidl.rng(0)
     opts = quiet(MaxEpochs=3, MiniBatchSize=batch, BatchNormalizationStatistics=statistics)
-    net, _ = trainnet(X, T, _bn_net(), "crossentropy", opts)
+    net, _ = trainnet(dev(xp, X), T, _bn_net(), "crossentropy", opts)
+    assert all(minidl.backend.array_module(v._data) is xp for v in net.State.Value)
     return net, {(r[0], r[1]): host(r[2]) for r in net.State}
 
 
-def test_population_statistics_are_those_of_the_whole_training_set():
+def test_population_statistics_are_those_of_the_whole_training_set(xp):
     X, T = blobs(45)
     X = X * np.float32([1, 3, 0.5, 2]) + np.float32([4, -1, 0, 2])
-    net, state = _trained_with("population", X, T)
+    net, state = _trained_with("population", X, T, xp=xp)
     # bn1 sees the data itself: its statistics are the data's mean and (1/N) variance
     np.testing.assert_allclose(state["bn1", "TrainedMean"].ravel(), X.mean(axis=0), rtol=1e-5)
     np.testing.assert_allclose(state["bn1", "TrainedVariance"].ravel(), X.var(axis=0),
