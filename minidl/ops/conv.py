@@ -213,20 +213,10 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
     dilation = _option("dlconv", to_pair, "DilationFactor", opts["DilationFactor"])
     padding = _option("dlconv", to_padding, "Padding", opts["Padding"])
     x, perm, single = _images(X, "dlconv")
-
-    wd = weights._data if isinstance(weights, dlarray) else _raw_array(weights, x)
+    wd, w4 = _filter_bank(weights, x)
     w_shape = tuple(wd.shape)
-    if not 2 <= wd.ndim <= 4:
-        raise ValueError("dlconv: weights must be a filterHeight x filterWidth x numChannels x "
-                         f"numFilters array, got size {mat2str(list(w_shape))}")
-    w4 = wd.reshape(w_shape + (1,) * (4 - wd.ndim))  # MATLAB drops trailing singleton sizes
     n, h, w, c = x.shape
-    kh, kw, wc, f = w4.shape
-    if wc != c:
-        raise ValueError(f"dlconv: the input X has {c} channels but the weights expect {wc} "
-                         f"(weights are {kh}x{kw}x{wc}x{f}: filterHeight x filterWidth x "
-                         "numChannels x numFilters); the third weights size must equal the "
-                         "number of channels of X")
+    kh, kw, _, f = w4.shape
     bd, b_shape = _bias(bias, f, x)
     xp = array_module(x, wd, bd)
     pads, (ho, wo) = _geometry("dlconv", (h, w), (kh, kw), stride, dilation, padding, "filter")
@@ -303,6 +293,24 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
         return dx, dw, db
 
     return record(out, X._fmt, (X, weights, bias), backward)
+
+
+def _filter_bank(weights: Any, x: Any) -> tuple[Any, Any]:
+    """The weights' raw data and its fh x fw x C x F view (MATLAB drops trailing singleton
+    sizes, so 2-D and 3-D weights are one filter or one channel), checked against the
+    channels of x (N x H x W x C)."""
+    wd = weights._data if isinstance(weights, dlarray) else _raw_array(weights, x)
+    if not 2 <= wd.ndim <= 4:
+        raise ValueError("dlconv: weights must be a filterHeight x filterWidth x numChannels x "
+                         f"numFilters array, got size {mat2str(list(wd.shape))}")
+    w4 = wd.reshape(tuple(wd.shape) + (1,) * (4 - wd.ndim))
+    kh, kw, wc, f = w4.shape
+    if wc != x.shape[3]:
+        raise ValueError(f"dlconv: the input X has {x.shape[3]} channels but the weights expect "
+                         f"{wc} (weights are {kh}x{kw}x{wc}x{f}: filterHeight x filterWidth x "
+                         "numChannels x numFilters); the third weights size must equal the "
+                         "number of channels of X")
+    return wd, w4
 
 
 def _bias(bias: Any, f: int, x: Any) -> tuple[Any, tuple[int, ...]]:
