@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._matlab import check_choice, check_positive_int, parse_name_value, size_str
+from ._matlab import MString, check_choice, check_positive_int, parse_name_value, size_str
 from .backend import (
     active_module,
     active_name,
@@ -166,8 +166,9 @@ def _as_array(X: Any, what: str) -> Any:
 # Where a network lives
 
 def network_module(net: Any) -> Any:
-    """The array module of the network's learnables (NumPy for a network without any)."""
-    values = [v._data for v in net.Learnables.Value] + [v._data for v in net.State.Value]
+    """The array module of the network's learnables (NumPy for a network without any, or
+    for one not initialized yet)."""
+    values = [v._data for v in [*net.Learnables.Value, *net.State.Value] if v is not None]
     return array_module(*values) if values else np
 
 
@@ -328,7 +329,7 @@ def weighted_means(parts: list[tuple[int, dict[str, float]]]) -> dict[str, float
     total = sum(n for n, _ in parts)
     out: dict[str, float] = {}
     for key in parts[0][1]:
-        sq = key.endswith("rmse")
+        sq = key.lower().endswith("rmse")
         acc = sum(n * (v[key] ** 2 if sq else v[key]) for n, v in parts) / total
         out[key] = math.sqrt(acc) if sq else acc
     return out
@@ -433,7 +434,7 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
     of "accuracy" (percent correct), "crossentropy" (per observation), "mse" and "rmse" (over
     all elements), or a list of them (giving a list of values). T holds class labels (mapped
     through ``net.ClassNames``) or numeric targets in the output's MATLAB layout.
-    Options: MiniBatchSize, InputDataFormats, ExecutionEnvironment.
+    Options: MiniBatchSize, InputDataFormats, TargetDataFormats, ExecutionEnvironment.
     """
     if is_datastore(X):
         X, T = read_datastore(X, net)
@@ -449,10 +450,12 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
     metrics, args = args[0], args[1:]
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     names = [check_choice("metrics", m, METRICS) for m in names]
-    opts = parse_name_value(args, kwargs, _PREDICT_OPTIONS, "testnet")
+    opts = parse_name_value(args, kwargs, {**_PREDICT_OPTIONS, "TargetDataFormats": "auto"},
+                            "testnet")
     obs = observations(X, net, opts["InputDataFormats"])
     Y, fmt = _predict_all(net, obs, opts)
-    targets = evaluation_targets(T, obs.N, Y, fmt, getattr(net, "ClassNames", None))
+    targets = evaluation_targets(T, obs.N, Y, fmt, getattr(net, "ClassNames", None),
+                                 opts["TargetDataFormats"])
     values = {m: _whole_metric(m, Y, targets, class_axis(fmt)) for m in names}
     out = [values[m] for m in names]
     return out[0] if isinstance(metrics, str) else out
@@ -470,27 +473,45 @@ def _whole_metric(name: str, Y: np.ndarray, T: np.ndarray, c_axis: int) -> float
     return math.sqrt(mse) if name == "rmse" else mse
 
 
-def evaluation_targets(T: Any, n: int, Y: np.ndarray, fmt: str, classes: Any) -> np.ndarray:
-    """Targets in the memory order of ``Y`` (N first): one-hot for labels, else numeric."""
+def evaluation_targets(T: Any, n: int, Y: np.ndarray, fmt: str, classes: Any,
+                       formats: str = "auto") -> np.ndarray:
+    """Targets in the memory order of ``Y`` (N first): one-hot rows for class labels (a vector
+    of strings, or of numbers when the network outputs several classes), else numeric targets
+    in the output's layout (``numeric_targets``)."""
     T = np.asarray(T.get() if hasattr(T, "get") else T)
-    if is_label_vector(T) or (T.ndim == 1 and Y.ndim == 2 and Y.shape[1] > 1):
+    k = Y.shape[class_axis(fmt)]
+    vector = T.ndim == 1 or (T.ndim == 2 and 1 in T.shape)
+    if vector and fmt == "CB" and (T.dtype.kind in "OUS" or (k > 1 and T.size == n)):
         labels = T.ravel()
         if labels.size != n:
             raise ValueError(f"X has {n} observations but T has {labels.size} labels")
         names = np.unique(labels) if classes is None or len(classes) == 0 else \
             np.asarray(classes)
+        if len(names) != k:
+            raise ValueError(f"the network outputs {k} class scores but the labels name "
+                             f"{len(names)} classes ({', '.join(str(c) for c in names[:12])}): "
+                             "set net.ClassNames to the network's classes, in output order")
         return one_hot(labels, names)
-    if fmt == "CB":
-        T = T.reshape(n, -1) if T.ndim == 1 else T
-    else:
-        _, perm = channels_last(np.empty((1,) * len(fmt)), fmt)
-        T = T.transpose(perm)
-    if T.shape[0] != n:
-        raise ValueError(f"X has {n} observations but T has {T.shape[0]}")
-    if T.shape != Y.shape:
-        raise ValueError(f"the targets have size {size_str(T.shape[1:])} per observation but "
-                         f"the network outputs {size_str(Y.shape[1:])}")
-    return T.astype(np.float32)
+    if T.dtype.kind not in "biuf":
+        raise ValueError(f"T must be class labels or numeric targets, got {T.dtype} data")
+    return numeric_targets(T, n, fmt, Y.shape[1:], formats).data
+
+
+def numeric_targets(T: Any, n: int, fmt: str, size: tuple[int, ...], formats: str = "auto",
+                    what: str = "the data") -> Observations:
+    """Numeric targets for ``n`` observations of an output of format ``fmt`` and per-observation
+    ``size``, as float32 Observations. "auto" reads MATLAB's layout: N x K for a "CB" output
+    (or K x N, when only that reading fits), H x W x C x N for images; other layouts are named
+    with ``formats`` (TargetDataFormats)."""
+    if str(formats).lower() == "auto" and fmt == "CB":
+        T = np.asarray(T, dtype=np.float32)
+        T = T.reshape(-1, 1) if T.ndim == 1 else T
+        formats = "BC" if T.ndim == 2 and T.shape[0] == n else "CB"
+    obs = arrange(T, MString(formats), fmt, tuple(size), "T", "the network output",
+                  "TargetDataFormats")
+    if obs.N != n:
+        raise ValueError(f"{what} has {n} observations but {obs.N} targets")
+    return obs
 
 
 def is_label_vector(T: np.ndarray) -> bool:
@@ -507,12 +528,17 @@ def one_hot(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     index = np.clip(index, 0, len(classes) - 1)
     unknown = classes[index] != labels
     if np.any(unknown):
-        bad = sorted({str(v) for v in labels[unknown]})[:5]
+        bad = sorted({_shown(v) for v in labels[unknown]})[:5]
         raise ValueError(f"labels {', '.join(bad)} are not among the classes "
-                         f"{', '.join(str(c) for c in classes[:12])}")
+                         f"{', '.join(_shown(c) for c in classes[:12])}")
     out = np.zeros((labels.size, len(classes)), dtype=np.float32)
     out[np.arange(labels.size), index] = 1.0
     return out
+
+
+def _shown(label: Any) -> str:
+    """A label as written in Python: strings quoted, so "0" and 0 look different."""
+    return repr(label.item() if isinstance(label, np.generic) else label)
 
 
 def _sorted(classes: np.ndarray) -> bool:

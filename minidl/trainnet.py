@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._matlab import MString, format_value
+from ._matlab import format_value
 from .autodiff import dlfeval, dlgradient, tree_flatten
 from .backend import active_module, array_module, generator, to_module
 from .dlarray import dlarray
@@ -59,6 +59,7 @@ from .prediction import (
     metric_value,
     network_module,
     network_on,
+    numeric_targets,
     observations,
     one_hot,
     predict_chunks,
@@ -159,9 +160,11 @@ def _is_network(x: Any) -> bool:
 
 def _fresh_network(net_in: Any, xp: Any) -> Any:
     """A network of our own on ``xp``: built from layers, or a copy of the caller's (its layer
-    objects are copied; arrays are shared, since training only ever makes new ones)."""
+    objects are copied; arrays are shared, since training only ever makes new ones),
+    initialized first if it is not (as MATLAB's trainnet does)."""
     if _is_network(net_in):
-        return network_on(copy.copy(net_in), xp)
+        net = copy.copy(net_in) if net_in.Initialized else net_in.initialize()
+        return network_on(net, xp)
     from .network import dlnetwork
 
     return dlnetwork(net_in)
@@ -192,10 +195,13 @@ def _training_data(X: Any, T: Any, net: Any, loss_name: str, opts: TrainingOptio
         if T is None:
             raise ValueError(f"trainnet: the datastore of the {what} has no labels; give "
                              "targets T as well")
+    if T is None:
+        raise ValueError(f"trainnet: the targets of the {what} are missing (T is None)")
     x_what = "X" if what == "training data" else f"{what} X"
     obs = observations(_host(X), net, opts.InputDataFormats, x_what)
     layer = net.input_layer() if hasattr(net, "input_layer") else None
-    if classes is None and opts.ResetInputNormalization and layer is not None:
+    if classes is None and layer is not None and (opts.ResetInputNormalization
+                                                  or layer.missing_statistics()):
         layer.fit_normalization(obs.canonical())
     xp = active_module()
     obs = obs.to(xp)
@@ -223,25 +229,30 @@ def _targets(T: Any, n: int, probe: dlarray, loss_name: str, opts: TrainingOptio
         if labels.size != n:
             raise ValueError(f"trainnet: the {what} has {n} observations but {labels.size} "
                              "labels: give one label per observation")
-        classes = np.unique(labels) if classes is None else classes
+        classes = _classes(labels, what) if classes is None else classes
         k = int(np.prod(out_size))
         if out_fmt != "CB" or k != len(classes):
             raise ValueError(f"trainnet: the network outputs {k} values per observation "
                              f"(format {out_fmt!r}) but the labels have {len(classes)} "
                              "classes: the last fully connected layer needs one output per "
                              "class")
-        return arrange(one_hot(labels, classes).T, "CB", "CB", out_size, "T", "the output"), \
-            classes
-    formats = str(opts.TargetDataFormats)
-    if formats.lower() == "auto" and out_fmt == "CB":
-        T = np.asarray(T, dtype=np.float32)
-        T = T.reshape(-1, 1) if T.ndim == 1 else T
-        formats = "BC" if T.ndim == 2 and T.shape[0] == n else "CB"
-    obs = arrange(T, MString(formats), out_fmt, out_size, "T", "the network output",
-                  "TargetDataFormats")
-    if obs.N != n:
-        raise ValueError(f"trainnet: the {what} has {n} observations but {obs.N} targets")
-    return obs, None
+        try:
+            onehot = one_hot(labels, classes)
+        except ValueError as err:
+            raise ValueError(f"trainnet: the {what}: {err}") from None
+        return arrange(onehot.T, "CB", "CB", out_size, "T", "the output"), classes
+    return numeric_targets(T, n, out_fmt, out_size, opts.TargetDataFormats,
+                           f"trainnet: the {what}"), None
+
+
+def _classes(labels: np.ndarray, what: str) -> np.ndarray:
+    """The sorted distinct labels; a TypeError naming the types when they cannot be ordered."""
+    try:
+        return np.unique(labels)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in labels})
+        raise TypeError(f"trainnet: the labels of the {what} mix {' and '.join(kinds)} values: "
+                        "give labels of one type") from None
 
 
 def _are_labels(T: Any, loss_name: str) -> bool:
@@ -317,8 +328,9 @@ def _loss_and_gradients(net: Any, X: dlarray, T: dlarray, loss_fcn: LossFcn) -> 
     Y, state = forward(net, X)
     loss = loss_fcn(Y, T)
     if not isinstance(loss, dlarray) or loss.size != 1:
-        raise TypeError("trainnet: the loss function must return a scalar dlarray, got "
-                        f"{type(loss).__name__}")
+        got = f"a dlarray of size {'x'.join(map(str, loss.shape))}" \
+            if isinstance(loss, dlarray) else type(loss).__name__
+        raise TypeError(f"trainnet: the loss function must return a scalar dlarray, got {got}")
     return loss, dlgradient(loss, net.Learnables), state, Y
 
 

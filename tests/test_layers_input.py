@@ -133,3 +133,11 @@ def test_raw_feature_data_is_one_row_per_observation_as_in_matlab(xp, rng):
         layer.predict(layer.prepare(dev(xp, data.T)))
     with pytest.raises(ValueError, match=r"at most 2 dimensions \(observations x features\)"):
         layer.prepare(dev(xp, data[None]))
+
+
+def test_bad_statistics_name_the_constructor_and_the_option():
+    with pytest.raises(ValueError, match="imageInputLayer: Mean must be numeric, got 'abc'"):
+        imageInputLayer([4, 4, 3], Mean="abc")
+    with pytest.raises(ValueError, match=r"featureInputLayer: StandardDeviation must be a "
+                                         r"scalar, have one value per channel \(3\)"):
+        featureInputLayer(3, StandardDeviation=np.ones(5))

@@ -128,3 +128,51 @@ def test_testnet_regression_datastore_and_errors():
 def test_scores2label_on_a_formatted_dlarray(xp):
     scores = minidl.dlarray(xp.asarray(np.float32([[0.1, 0.9], [0.8, 0.05], [0.1, 0.05]])), "CB")
     np.testing.assert_array_equal(scores2label(scores, ["x", "y", "z"]), ["y", "x"])
+
+
+def test_testnet_reads_integer_targets_as_numbers_unless_they_are_class_labels():
+    minidl.rng(0)
+    X = features(12)
+    T = np.round(X[:, 0] * 2).astype(int)  # integer regression targets, one output
+    net = dlnetwork([featureInputLayer(4), fullyConnectedLayer(1)])
+    Y = minibatchpredict(net, X)[:, 0]
+    assert evaluate(net, X, T, "mse") == pytest.approx(np.mean((Y - T) ** 2), rel=1e-5)
+    y = X[:, 1] > 0  # 0/1 labels for one sigmoid-like output: accuracy thresholds at 0.5
+    sig = dlnetwork([featureInputLayer(4), fullyConnectedLayer(1),
+                     minidl.layers.functionLayer(minidl.sigmoid)])
+    hits = (minibatchpredict(sig, X)[:, 0] > 0.5) == y
+    assert evaluate(sig, X, y, "accuracy") == pytest.approx(100 * hits.mean())
+    assert evaluate(sig, X, y.astype(int), "accuracy") == pytest.approx(100 * hits.mean())
+
+
+def test_testnet_without_class_names_needs_every_class_in_the_labels():
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(3)])
+    net.Learnables = net.Learnables.with_values(
+        [minidl.dlarray(np.eye(3, dtype=np.float32)), minidl.dlarray(np.zeros((3, 1), np.float32))])
+    X = np.float32([[5, 0, 0], [0, 0, 5], [0, 0, 5]])
+    assert evaluate(net, X, np.array([0, 2, 1]), "accuracy") == pytest.approx(200 / 3)
+    with pytest.raises(ValueError, match=r"outputs 3 class scores but the labels name 2 classes "
+                                         r"\(0, 2\): set net.ClassNames"):
+        evaluate(net, X, np.array([0, 2, 2]), "accuracy")
+    net.ClassNames = np.array([0, 1, 2])
+    assert evaluate(net, X, np.array([0, 2, 2]), "accuracy") == 100
+
+
+def test_testnet_image_targets_in_matlab_or_named_layout():
+    minidl.rng(0)
+    net = dlnetwork([imageInputLayer([4, 5, 2], Normalization="none"),
+                     minidl.layers.convolution2dLayer(3, 2, Padding="same")])
+    X = np.random.default_rng(3).standard_normal((4, 5, 2, 3)).astype(np.float32)
+    T = np.random.default_rng(4).standard_normal((4, 5, 2, 3)).astype(np.float32)
+    Y = minibatchpredict(net, X)  # H x W x C x N
+    expected = np.mean((Y - T) ** 2)
+    assert evaluate(net, X, T, "mse") == pytest.approx(expected, rel=1e-5)
+    assert evaluate(net, X, T.transpose(3, 2, 0, 1), "mse", TargetDataFormats="BCSS") == \
+        pytest.approx(expected, rel=1e-5)
+    one = np.mean((Y[..., 0] - T[..., 0]) ** 2)  # one observation: no trailing batch dimension
+    assert evaluate(net, X[..., 0], T[..., 0], "mse") == pytest.approx(one, rel=1e-5)
+    with pytest.raises(ValueError, match="T has observations of size 4x5x3 but the network "
+                                         "output expects 4x5x2"):
+        evaluate(net, X, np.zeros((4, 5, 3, 3), np.float32), "mse")
+    with pytest.raises(ValueError, match="T must be class labels or numeric targets"):
+        evaluate(net, X, np.array(["a", "b", "c"]).reshape(1, 1, 1, 3).repeat(2, 0), "mse")

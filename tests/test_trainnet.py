@@ -563,8 +563,52 @@ def test_errors_name_what_is_wrong(monkeypatch):
         trainnet(X, T, mlp(), "crossentropy", {"MaxEpochs": 1})
     with pytest.raises(ValueError, match='"best-validation" needs ValidationData'):
         trainnet(X, T, mlp(), "crossentropy", quiet(OutputNetwork="best-validation"))
-    with pytest.raises(ValueError, match="labels d are not among the classes"):
+    with pytest.raises(ValueError, match="trainnet: the ValidationData: labels 'd' are not "
+                                         "among the classes 'a', 'b', 'c'"):
         trainnet(X, T, mlp(), "crossentropy", quiet(ValidationData=(X[:2], ["a", "d"])))
+    with pytest.raises(ValueError, match=r"the targets of the training data are missing"):
+        trainnet(X, None, mlp(), "crossentropy", opts)
+    with pytest.raises(TypeError, match="labels of the training data mix int and str"):
+        trainnet(X, np.array([1, "a"] * 16, dtype=object), mlp(), "crossentropy", opts)
+    with pytest.raises(TypeError, match="must return a scalar dlarray, got a dlarray of size"):
+        trainnet(X, T, mlp(), lambda Y, T: Y, opts)
     monkeypatch.setattr(minidl.prediction, "canUseGPU", lambda: False)
     with pytest.raises(RuntimeError, match='ExecutionEnvironment is "gpu" but no GPU'):
         trainnet(X, T, mlp(), "crossentropy", quiet(ExecutionEnvironment="gpu"))
+
+
+def test_validation_rmse_is_the_rmse_of_the_whole_validation_set():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    T = (X @ np.float32([[1], [2], [3]]))
+    T[:5] *= 20  # uneven errors across the validation mini-batches
+    minidl.rng(0)
+    opts = quiet(MaxEpochs=1, MiniBatchSize=5, InitialLearnRate=1e-3, Metrics="rmse",
+                 ValidationData=(X, T), OutputNetwork="last-iteration")
+    net, info = trainnet(X, T, [featureInputLayer(3), fullyConnectedLayer(1)], "mse", opts)
+    assert info.ValidationHistory["RMSE"][-1] == pytest.approx(evaluate(net, X, T, "rmse"),
+                                                               rel=1e-5)
+
+
+def test_an_uninitialized_network_is_initialized_by_trainnet():
+    X, T = blobs(32)
+    net0 = dlnetwork(mlp(), Initialize=False)
+    net, _ = trainnet(X, T, net0, "crossentropy", quiet())
+    assert net.Initialized and not net0.Initialized
+    with pytest.raises(ValueError, match="the network is not initialized"):
+        minibatchpredict(net0, X)
+
+
+def test_reset_input_normalization_false_keeps_given_statistics_and_fills_empty_ones():
+    X, T = blobs(32)
+    X = X * 3 + 5
+    layers = [featureInputLayer(4, Normalization="zscore"), fullyConnectedLayer(3),
+              softmaxLayer()]
+    net, _ = trainnet(X, T, layers, "crossentropy", quiet(ResetInputNormalization=False))
+    first = net.Layers[0]
+    np.testing.assert_allclose(first.Mean.ravel(), X.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(first.StandardDeviation.ravel(), X.std(axis=0), rtol=1e-5)
+    layers[0] = featureInputLayer(4, Normalization="zscore", Mean=np.zeros(4),
+                                  StandardDeviation=np.ones(4))
+    net, _ = trainnet(X, T, layers, "crossentropy", quiet(ResetInputNormalization=False))
+    np.testing.assert_array_equal(net.Layers[0].Mean.ravel(), np.zeros(4))

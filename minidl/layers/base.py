@@ -218,6 +218,9 @@ class LayerArray(Sequence):
     """
 
     def __init__(self, layers: Iterable[Layer] | Layer = ()) -> None:
+        if not isinstance(layers, (Layer, Iterable)) or isinstance(layers, (str, bytes)):
+            raise TypeError("expected a layer or a list of layers, got "
+                            f"{type(layers).__name__}")
         items = [layers] if isinstance(layers, Layer) else list(layers)
         for i, layer in enumerate(items):
             if not isinstance(layer, Layer):

@@ -54,13 +54,17 @@ class _InputLayer(Layer):
 
     default_name = "input"
     fmt: str = ""
+    constructor = ""  # the function that makes the layer, for error messages
 
     def __init__(self, opts: dict) -> None:
         super().__init__(Name=opts["Name"])
         self.Normalization = opts["Normalization"]
         self.NormalizationDimension = opts["NormalizationDimension"]
         for stat in STATISTICS:
-            setattr(self, stat, opts[stat])
+            try:
+                setattr(self, stat, opts[stat])
+            except ValueError as err:
+                raise ValueError(f"{self.constructor}: {err}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in STATISTICS and value is not None:
@@ -75,8 +79,11 @@ class _InputLayer(Layer):
     def _check_statistic(self, name: str, value: Any) -> np.ndarray:
         """A statistic as host float32: a scalar, one value per channel or one per element."""
         data = value.extractdata() if isinstance(value, dlarray) else value
-        a = np.asarray(to_module(data, np) if array_module(data) is not np else data,
-                       dtype=np.float32)
+        try:
+            a = np.asarray(to_module(data, np) if array_module(data) is not np else data,
+                           dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be numeric, got {format_value(value)}.") from None
         size, channels = self.sample_size, self.sample_size[-1]
         if a.size == 1:
             return a.reshape(())
@@ -158,11 +165,17 @@ class _InputLayer(Layer):
         a = a.reshape(a.shape + (1,) * (len(self.fmt) - a.ndim)) if a.ndim else a
         return to_module(a, array_module(X._data))
 
+    def missing_statistics(self) -> bool:
+        """True when the Normalization needs a statistic (Mean, Min, ...) that is not set."""
+        needs = _NEEDS.get(self.Normalization) if isinstance(self.Normalization, str) else ()
+        return any(getattr(self, stat) is None for stat in needs or ())
+
     def fit_normalization(self, X: Any) -> None:
         """Compute the statistics the Normalization needs from the training data, in place.
 
-        ``X`` holds all training observations in the layout ``predict`` takes (H x W x C x N for
-        images, C x N for features; NumPy, or anything ``np.asarray`` accepts). The statistics
+        ``X`` holds all training observations in the layer's format order (H x W x C x N for
+        images, C x N for features, as a formatted dlarray has them; NumPy, or anything
+        ``np.asarray`` accepts). The statistics
         are per channel (NormalizationDimension 'auto' or 'channel'), per element ('element') or
         over everything ('all'): mean and the population standard deviation are accumulated in
         float64 over chunks of observations (bounded memory), min and max directly, and stored as
@@ -233,6 +246,7 @@ class ImageInputLayer(_InputLayer):
     """2-D image input: labels H x W x C x N data "SSCB", checks its size and normalizes it."""
 
     Type = "Image Input"
+    constructor = "imageInputLayer"
     default_name = "imageinput"
     fmt = "SSCB"
 
@@ -255,9 +269,10 @@ class ImageInputLayer(_InputLayer):
 
 @register_layer
 class FeatureInputLayer(_InputLayer):
-    """Feature vectors: labels C x N data "CB", checks the feature count and normalizes it."""
+    """Feature vectors ("CB"; raw data N x numFeatures): checks the feature count, normalizes."""
 
     Type = "Feature Input"
+    constructor = "featureInputLayer"
     default_name = "input"
     fmt = "CB"
 
