@@ -173,7 +173,7 @@ def format_scalar(x: Any) -> str:
         return "Inf" if x > 0 else "-Inf"
     if x.is_integer() and abs(x) <= 1e9:
         return str(int(x))
-    return f"{x:.4f}" if 1e-3 <= abs(x) < 1e3 else f"{x:.4e}"
+    return f"{x:.4f}" if 1e-3 < abs(x) < 1e3 else f"{x:.4e}"  # 0.001 shows as 1.0000e-03
 
 
 def size_str(shape: Sequence[int], sep: str = "x") -> str:

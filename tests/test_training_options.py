@@ -276,7 +276,7 @@ def test_adam_display_top():
         "             GradientDecayFactor: 0.9000",
         "      SquaredGradientDecayFactor: 0.9990",
         "                         Epsilon: 1.0000e-08",
-        "                InitialLearnRate: 0.0010",
+        "                InitialLearnRate: 1.0000e-03",
     ]
     assert lines[6:] == SGDM_DISPLAY.split("\n")[4:]
     assert "Momentum" not in repr(trainingOptions("adam"))
@@ -289,7 +289,7 @@ def test_rmsprop_display_top():
         "",
         "      SquaredGradientDecayFactor: 0.9000",
         "                         Epsilon: 1.0000e-08",
-        "                InitialLearnRate: 0.0010",
+        "                InitialLearnRate: 1.0000e-03",
     ]
     assert len(lines) == 2 + 2 + 33
 
