@@ -172,6 +172,11 @@ class dlnetwork:
         self._initialized = False
         self.ClassNames: Any = None
         assign_names(self._layers)
+        later = [layer for layer in self._layers[1:] if isinstance(layer, _InputLayer)]
+        if later:
+            raise ValueError(f"dlnetwork: layer '{later[0].Name}' ({later[0].Type}) is an input "
+                             "layer but not the first layer: a network of layers in a chain "
+                             "has one input layer, at its start")
         if init:
             self._initialize(examples)
 

@@ -96,6 +96,9 @@ def test_network_without_input_layer_needs_example_data(xp, rng):
 def test_initialization_errors_name_the_layer():
     with pytest.raises(TypeError, match="expected a layer or a list of layers, got int"):
         dlnetwork(5)
+    with pytest.raises(ValueError, match=r"layer 'input_2' \(Feature Input\) is an input layer "
+                                         "but not the first layer"):
+        dlnetwork([featureInputLayer(3), fullyConnectedLayer(3), featureInputLayer(3)])
     with pytest.raises(ValueError, match=r"layer 'conv' \(2-D Convolution\) has NumChannels 1 "
                                          r"but its input has 3 channels"):
         dlnetwork([imageInputLayer([8, 8, 3]), convolution2dLayer(3, 2, NumChannels=1)])
