@@ -139,6 +139,33 @@ def test_dlconv_float32_gradients_are_float32(xp, rng):
     assert gx.fmt == "SSCB"
 
 
+@pytest.mark.parametrize("bias", ["per-filter", "one-element", "number"])
+def test_dlconv_float64_weights_and_bias_keep_float32_data_float32(xp, rng, bias):
+    """MATLAB: single op double is single. The gradients keep each input's own dtype."""
+    x, wt, b = _conv_data(rng, CONV_CASES["stride2-pad1"])
+    B = {"per-filter": dlarray(dev(xp, b)), "one-element": dlarray(dev(xp, b[:1])),
+         "number": 0.5}[bias]
+    b_ref = {"per-filter": b, "one-element": np.full_like(b, b[0]), "number": np.full_like(b, 0.5)}
+    X32 = dlarray(dev(xp, x.astype(np.float32)), "SSCB")
+    Y = dlconv(X32, dlarray(dev(xp, wt)), B, Stride=2, Padding=1)
+    assert Y.dtype == np.float32
+    expected = ref.conv2d(x.astype(np.float32), wt, b_ref[bias], (2, 2), (1, 1, 1, 1))
+    np.testing.assert_allclose(host(Y), expected, rtol=1e-4, atol=1e-4)
+    W32 = dlarray(dev(xp, wt.astype(np.float32)))
+    assert dlconv(X32, W32, B, Stride=2, Padding=1).dtype == np.float32
+
+    def grads(X, W, B):
+        return dlgradient(dlconv(X, W, B, Stride=2, Padding=1).sum(), X, W, B)
+
+    if bias == "number":
+        gx, gw = dlfeval(lambda X, W: grads(X, W, 0.5)[:2], X32, dlarray(dev(xp, wt)))
+        assert (gx.dtype, gw.dtype) == (np.float32, np.float64)
+        return
+    gx, gw, gb = dlfeval(grads, X32, dlarray(dev(xp, wt)), B)
+    assert (gx.dtype, gw.dtype, gb.dtype) == (np.float32, np.float64, np.float64)
+    assert (gw.shape, gb.shape) == (wt.shape, B.shape)
+
+
 def test_dlconv_output_is_nhwc_in_memory(xp, rng):
     x, wt, b = _conv_data(rng, CONV_CASES["basic"], np.float32)
     Y = dlconv(dlarray(dev(xp, x), "SSCB"), dev(xp, wt), dev(xp, b))
@@ -288,6 +315,28 @@ def test_dlconv_bad_options_name_the_option_and_the_expected_value(xp, rng, opti
     W = dev(xp, rng.standard_normal((2, 2, 2, 3)))
     with pytest.raises(ValueError, match=message):
         dlconv(X, W, 0, **{option: value})
+
+
+@pytest.mark.parametrize("option, plain, odd", [
+    ("Stride", (1, 1), (True, 1)), ("DilationFactor", (1, 1), (1, True)),
+    ("Padding", (1, 1), (True, 1)), ("Padding", 1, True)])
+def test_dlconv_option_validation_does_not_depend_on_earlier_calls(xp, rng, option, plain, odd):
+    """(True, 1) == (1, 1) but is no vector of integers: rejected even after (1, 1) was seen."""
+    X = dlarray(dev(xp, rng.standard_normal((5, 5, 2, 1))), "SSCB")
+    W = dev(xp, rng.standard_normal((2, 2, 2, 3)))
+    dlconv(X, W, 0, **{option: plain})
+    with pytest.raises(ValueError, match=rf"dlconv: {option} must be"):
+        dlconv(X, W, 0, **{option: odd})
+
+
+@pytest.mark.parametrize("pool", [maxpool, avgpool])
+def test_pool_option_validation_does_not_depend_on_earlier_calls(xp, rng, pool):
+    X = dlarray(dev(xp, rng.standard_normal((5, 5, 2, 1))), "SSCB")
+    pool(X, (2, 2), Stride=(1, 1))
+    with pytest.raises(ValueError, match=rf"{pool.__name__}: poolsize must be"):
+        pool(X, (True, 2))
+    with pytest.raises(ValueError, match=rf"{pool.__name__}: Stride must be"):
+        pool(X, 2, Stride=(1, True))
 
 
 def test_dlconv_bad_weights_bias_and_names(xp, rng):

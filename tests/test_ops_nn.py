@@ -264,6 +264,26 @@ def test_float32_in_float32_out(xp, rng):
     assert (gx.dtype, gw.dtype, gb.dtype) == (np.float32, np.float64, np.float32)
 
 
+@pytest.mark.parametrize("loss", ["single-label", "multilabel", "mse"])
+@pytest.mark.parametrize("y_dtype, t_dtype", [(np.float32, np.float64),
+                                              (np.float64, np.float32)])
+def test_loss_gradients_have_each_inputs_dtype(xp, rng, loss, y_dtype, t_dtype):
+    y, t = _probabilities(rng, (4, 3), 0), _probabilities(rng, (4, 3), 0)
+    Y = dl.dlarray(dev(xp, y.astype(y_dtype)), "CB")
+    T = dl.dlarray(dev(xp, t.astype(t_dtype)), "CB")
+
+    def f(a, b):
+        if loss == "mse":
+            return nn.mse(a, b)
+        return nn.crossentropy(a, b, ClassificationMode=loss)
+
+    gY, gT = dl.dlfeval(lambda a, b: dl.dlgradient(f(a, b), a, b), Y, T)
+    assert (gY.dtype, gT.dtype) == (y_dtype, t_dtype)
+    assert f(Y, T).dtype == y_dtype
+    if loss == "single-label":
+        np.testing.assert_allclose(host(gT), -np.log(y.astype(y_dtype)) / 3, rtol=1e-6)
+
+
 # ---- one-hot encoding ------------------------------------------------------------------------
 
 

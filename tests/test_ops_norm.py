@@ -260,6 +260,43 @@ def test_float32_in_float32_out(xp, rng, kind):
     assert g.dtype == np.float32
 
 
+@pytest.mark.parametrize("kind", KINDS + ["predict"])
+@pytest.mark.parametrize("fmt", ["SSCB", "CB", "CU", "CT", "CBT"])
+def test_one_element_input_normalizes_to_the_offset(xp, kind, fmt):
+    """One feature, one observation (the last mini-batch of a 1-feature input): x̂ = 0, Y = β."""
+    X = dl.dlarray(dev(xp, np.full((1,) * len(fmt), 3.0, np.float32)), fmt)
+    offset = dl.dlarray(dev(xp, np.array([0.5], np.float32)))
+    scale = dl.dlarray(dev(xp, np.array([2.0], np.float32)))
+    stats = (dev(xp, np.array([1.0])), dev(xp, np.array([4.0])))
+
+    def f(a, o, s):
+        if kind == "predict":
+            return Nm.batchnorm(a, o, s, *stats, Training=False)
+        return call(kind, a, o, s, groups=1)
+
+    expected = 0.5 if kind != "predict" else (3.0 - 1.0) / np.sqrt(4.0 + 1e-5) * 2.0 + 0.5
+    Y = f(X, offset, scale)
+    assert Y.fmt == fmt and Y.shape == X.shape and Y.dtype == np.float32
+    np.testing.assert_allclose(host(Y), np.full(X.shape, expected), rtol=1e-6)
+    gX, go, gs = dl.dlfeval(lambda a, o, s: dl.dlgradient(f(a, o, s).sum(), a, o, s),
+                            X, offset, scale)
+    assert (gX.dtype, go.dtype, gs.dtype) == (np.float32,) * 3
+    np.testing.assert_allclose(host(go), [1.0])
+    if kind != "predict":
+        np.testing.assert_allclose(host(gX), np.zeros(X.shape))
+        np.testing.assert_allclose(host(gs), [0.0])
+    # summed: gradcheck takes float() of a one-element output, which needs it 0-d
+    assert dl.gradcheck(lambda a, o, s: f(a, o, s).sum(), X, offset, scale) < 1e-6
+
+
+def test_one_element_batch_updates_the_running_statistics(xp):
+    X = dl.dlarray(dev(xp, np.full((1, 1), 3.0, np.float32)), "CB")
+    Y, m, v = Nm.batchnorm(X, 0.5, 2.0, dev(xp, np.array([1.0])), dev(xp, np.array([4.0])))
+    np.testing.assert_allclose(host(Y), [[0.5]])
+    np.testing.assert_allclose(host(m), [0.1 * 3.0 + 0.9 * 1.0], rtol=1e-6)
+    np.testing.assert_allclose(host(v), [0.9 * 4.0], rtol=1e-6)
+
+
 def test_dataformat_for_unformatted_input(xp, rng):
     x = rng.standard_normal((2, 4, 3, 3))  # N, C, H, W
     o, s = dev(xp, rng.standard_normal(4)), dev(xp, rng.standard_normal(4))

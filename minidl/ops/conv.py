@@ -60,19 +60,25 @@ def _to_nhwc(g: Any, perm: tuple[int, ...], single: bool) -> Any:
 def _option(fname: str, check: Any, name: str, value: Any) -> Any:
     """Run a _matlab validator, prefixing its message with the function's name. Results for the
     plain values layers pass (ints, tuples of ints, strings) are remembered: validating them was
-    a tenth of a millisecond of every training step."""
+    a tenth of a millisecond of every training step. Only those values are looked up, so an
+    equal value of another type ((True, 1) == (1, 1)) is always validated itself."""
+    plain = _plain(value)
     key = (fname, check, name, value)
-    if type(value) in (int, str, tuple) and key in _checked:
+    if plain and key in _checked:
         return _checked[key]
     try:
         result = check(name, value)
     except ValueError as err:
         raise ValueError(f"{fname}: {err}") from None
-    if type(value) in (int, str) or (type(value) is tuple
-                                     and all(type(v) is int for v in value)):
-        if len(_checked) < 1024:
-            _checked[key] = result
+    if plain and len(_checked) < 1024:
+        _checked[key] = result
     return result
+
+
+def _plain(value: Any) -> bool:
+    """An int, a str or a tuple of ints (exactly those types: not bool, float or NumPy)."""
+    return type(value) in (int, str) or (type(value) is tuple
+                                         and all(type(v) is int for v in value))
 
 
 _checked: dict = {}  # (function, validator, option name, value) -> validated value
@@ -227,14 +233,14 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
     # observations, the chunks on several threads (minidl.parallel).
     windows = _windows(xp, _pad(xp, x, pads, 0), (kh, kw), (ho, wo), stride, dilation)
     K, rows_per = kh * kw * c, ho * wo
-    dtype = xp.result_type(x.dtype, wd.dtype)
-    w2 = w4.reshape(K, f)
+    # X's dtype, as in fullyconnect: float64 weights or bias do not promote float32 data
+    dtype = x.dtype
+    w2 = w4.reshape(K, f).astype(dtype, copy=False)
     # A bias of one value per filter rides in the GEMM: the patch matrix gets a last column of
     # ones and the weights the bias as a last row, which saves a pass over Y, and in backward
     # the product that gives dW also gives db (its last row). Other biases are added after.
     fold = bd is not None and not isinstance(bd, float) and bd.size == f
-    wk = xp.concatenate([w2.astype(dtype, copy=False),
-                         bd.reshape(1, f).astype(dtype, copy=False)]) if fold else w2
+    wk = xp.concatenate([w2, bd.reshape(1, f).astype(dtype, copy=False)]) if fold else w2
     # otherwise the bias is None or one number for every output (a float or 1 element)
     b_scalar = None if fold or bd is None else xp.asarray(bd, dtype=dtype).reshape(())
     cols = xp.empty((n * rows_per, K + fold), x.dtype)

@@ -204,6 +204,11 @@ def _targets(Y: Any, T: Any, where: str, fmt: str, data: Any) -> Any:
     return t.reshape(data.shape).astype(data.dtype, copy=False)
 
 
+def _target_grad(g: Any, T: Any) -> Any:
+    """dT in the targets' own shape and dtype (the loss is computed in Y's dtype)."""
+    return g.reshape(T.shape).astype(T.dtype, copy=False)
+
+
 def crossentropy(Y: Any, T: Any, *args: Any, ClassificationMode: str = "single-label",
                  NormalizationFactor: str = "batch", DataFormat: str | None = None) -> dlarray:
     """Cross-entropy loss between probabilities Y (e.g. softmax output) and targets T.
@@ -255,7 +260,7 @@ def crossentropy(Y: Any, T: Any, *args: Any, ClassificationMode: str = "single-l
             dY = (d * g).reshape(shape)
         if needs[1]:
             d = -log_y if mode == "single-label" else log_1my - log_y
-            dT = (d * g).reshape(T.shape)
+            dT = _target_grad(d * g, T)
         return dY, dT
 
     return record(loss, "", (Y, T), backward)
@@ -278,7 +283,7 @@ def mse(Y: Any, T: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
     def backward(gy: Any, needs: tuple) -> tuple:
         g = diff * (gy / n_obs)
         return (g.reshape(shape) if needs[0] else None,
-                (-g).reshape(T.shape) if needs[1] else None)
+                _target_grad(-g, T) if needs[1] else None)
 
     return record(loss, "", (Y, T), backward)
 

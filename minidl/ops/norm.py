@@ -154,7 +154,9 @@ class _Wide:
     overhead dominates. ``e = _Wide(shape)`` merges the trailing axes of ``shape`` (and part of
     the axis before them) into one inner axis of a few hundred to a few thousand elements;
     ``e(big)`` reshapes a contiguous array of ``shape`` to it (free), ``e(small)`` expands a
-    broadcastable statistic or parameter over it (a small copy).
+    broadcastable statistic or parameter over it (a small copy; 0-d when it has one element).
+    An array of ``shape`` is always ``big``, even of one element: it stays an array that
+    ``out=`` can write to.
     """
 
     def __init__(self, shape: tuple, low: int = 256, high: int = 4096):
@@ -176,10 +178,12 @@ class _Wide:
         self.wide = self.fine[:self.start] + (math.prod(self.fine[self.start:]),)
 
     def __call__(self, a: Any) -> Any:
-        if not hasattr(a, "shape") or a.size == 1:
-            return a.reshape(()) if hasattr(a, "shape") else a
+        if not hasattr(a, "shape"):
+            return a
         if tuple(a.shape) == self.shape:
             return a.reshape(self.wide)
+        if a.size == 1:
+            return a.reshape(())
         shape, s = (1,) * (len(self.shape) - a.ndim) + tuple(a.shape), self.split
         if s is not None:
             shape = shape[:s] + ((1, 1) if shape[s] == 1 else (shape[s] // self.k, self.k)) \
