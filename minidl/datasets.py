@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -349,12 +350,17 @@ def _cache_path(n: int, color: bool, seed: int, sizes: tuple[int, int, int]) -> 
 
 
 def _load_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None when the file is missing or unreadable."""
+    """The cached arrays, or None when the file is missing or unreadable (empty, truncated, not
+    an .npz, or lacking an array), so the caller regenerates the data and rewrites the file."""
     names = [p + s for s in ("Train", "Validation", "Test") for p in "XT"]
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in names}
-    except (OSError, KeyError, ValueError):
+        with open(path, "rb") as f:
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                return None
+            with data:
+                return {name: data[name] for name in names}
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, ValueError):
         return None
 
 

@@ -3,15 +3,25 @@
 The file is a NumPy .npz archive read with ``allow_pickle=False``:
 
 * one array per learnable, state and other array-valued property, named ``layer<i>.<Property>``
-  (gathered to host memory, so a network trained on a GPU loads anywhere);
+  (gathered to host memory, so a network trained on a GPU loads anywhere), of exactly its shape
+  and dtype (bool, integer, float, complex or text; ``save`` refuses object arrays with a
+  TypeError naming the layer and property, since they cannot be read without pickle);
+* ``network.ClassNames`` when ClassNames is an array of numbers or text (it comes back an array
+  of that dtype; a 1-D object array goes into the JSON as a list and comes back an object array);
 * ``__structure__``: UTF-8 JSON (as uint8) with the format name and version, each layer's
   registered class name and its other properties (numbers, strings, tuples, lists), the
-  network's ClassNames, activation sizes and initialization state.
+  network's other ClassNames, activation sizes and initialization state.
 
 Loading never runs code from the file: only layer classes registered with ``register_layer``
 (every built-in layer; custom ones opt in) can be rebuilt, and property values are plain data.
 A Python function cannot be saved as data, so ``save`` raises a ValueError naming the layer for a
 functionLayer, an input layer with a callable Normalization, or an unregistered custom layer.
+
+``load`` checks what it rebuilds, so an altered file fails there with a ValueError rather than
+later with an unrelated error: layer Names are unique non-empty strings, no property hides a
+method of the layer class, learnables and state are float dlarrays (or empty), and an initialized
+network's layers, run on copies over zeros, keep their learnables' sizes and give the recorded
+activation sizes.
 
 ``save`` writes a temporary file in the target's folder and renames it over the target
 (``os.replace``), so a crash mid-write leaves the old file intact. ``load`` puts arrays on the
@@ -20,10 +30,12 @@ active backend.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
 import zipfile
+from collections import Counter
 from contextlib import suppress
 from typing import Any
 
@@ -31,8 +43,9 @@ import numpy as np
 
 from ._matlab import MString
 from .backend import active_module, array_module, to_module
-from .dlarray import dlarray
-from .layers.base import registered_layer
+from .dlarray import canonical_format, dlarray
+from .layers.base import Layer, registered_layer, size_x
+from .layers.input import STATISTICS, _InputLayer
 from .network import dlnetwork
 
 __all__ = ["save", "load"]
@@ -40,6 +53,8 @@ __all__ = ["save", "load"]
 FORMAT = "minidl.dlnetwork"
 VERSION = 1
 _TAGS = ("__tuple__", "__dict__", "__mstring__")
+_ARRAY_KINDS = "biufcSU"  # bool, numbers and text: what np.load reads without pickle
+_CLASS_NAMES = "network.ClassNames"
 
 
 def _is_array(v: Any) -> bool:
@@ -91,8 +106,62 @@ def _typed(v: Any, kind: type) -> Any:
 
 
 def _host(v: Any) -> np.ndarray:
+    """A C-ordered NumPy array of an array's or dlarray's data, of exactly its shape (0-d too)."""
     data = v._data if isinstance(v, dlarray) else v
-    return np.ascontiguousarray(to_module(data, np))
+    return np.require(to_module(data, np), requirements="C")
+
+
+# ---- checks shared by save and load: save refuses what load would refuse ------------------------
+
+def _check_array(a: Any, where: str) -> None:
+    """TypeError unless ``a`` (a host array) is one load reads back without pickle."""
+    if a.dtype.kind not in _ARRAY_KINDS:
+        raise TypeError(f"{where} has dtype {a.dtype}, which cannot be stored without pickle; "
+                        "expected a bool, integer, float, complex or text array.")
+
+
+def _check_param(value: Any, where: str) -> None:
+    """TypeError unless a learnable or state value is None (empty) or a float dlarray."""
+    if value is not None and not (isinstance(value, dlarray) and value.dtype.kind == "f"):
+        got = f"dtype {value.dtype}" if hasattr(value, "dtype") else type(value).__name__
+        kind = "a plain array" if not isinstance(value, dlarray) else "a dlarray"
+        raise TypeError(f"{where} must be a float dlarray or None (empty), got {kind} of {got}.")
+
+
+def _check_key(cls: type, key: Any, where: str) -> None:
+    """ValueError unless ``key`` can name a property of a ``cls`` layer without hiding a method."""
+    if not isinstance(key, str) or not key.isidentifier() or key.startswith("__"):
+        raise ValueError(f"{where}: invalid property name {key!r}; expected a Python identifier "
+                         "that does not start with '__'.")
+    if callable(getattr(cls, key, None)):
+        raise ValueError(f"{where}: property '{key}' would hide the method {cls.__name__}.{key}; "
+                         "expected a data property.")
+
+
+def _check_dlarray(data: Any, fmt: str, where: str) -> None:
+    """ValueError unless ``data`` and ``fmt`` are what a dlarray holds: float data and a format
+    in canonical order (as the dlarray constructor leaves it)."""
+    if data.dtype.kind != "f" or (fmt and canonical_format(fmt, data.ndim)[0] != fmt):
+        raise ValueError(f"{where} of dtype {data.dtype} and size {size_x(data.shape)} cannot be "
+                         f"a dlarray with format {fmt!r}; expected float data and a canonical "
+                         "format such as 'SSCB'.")
+
+
+def _check_names(names: list, prefix: str) -> None:
+    """ValueError unless every layer Name is a non-empty string and no two are equal."""
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{prefix}layer {i + 1} has Name {name!r}; expected a non-empty "
+                             "string.")
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        where = [str(i + 1) for i, name in enumerate(names) if name == repeated[0]]
+        raise ValueError(f"{prefix}layer names must be unique, but '{repeated[0]}' names layers "
+                         f"{', '.join(where)}.")
+
+
+def _label(layer: Layer) -> str:
+    return f"layer '{layer.Name}' ({type(layer).__name__})"
 
 
 # ---- save ----------------------------------------------------------------------------------------
@@ -105,35 +174,66 @@ def save(net: dlnetwork, path: str | os.PathLike) -> None:
     """
     if not isinstance(net, dlnetwork):
         raise TypeError(f"save expects a dlnetwork, got {type(net).__name__}")
+    _check_names([layer.Name for layer in net._layers], "save: ")
     arrays: dict[str, np.ndarray] = {}
-    layers = []
-    for i, layer in enumerate(net._layers):
-        cls, label = type(layer), f"layer '{layer.Name}' ({type(layer).__name__})"
-        if registered_layer(cls.__name__) is not cls:
-            raise ValueError(f"save: {label} is a custom layer class that is not registered: "
-                             "decorate the class with minidl.layers.register_layer so load can "
-                             "rebuild it.")
-        attributes, refs = {}, {}
-        for key, value in vars(layer).items():
-            if value is not None and _is_array(value):
-                name = f"layer{i}.{key}"
-                arrays[name] = _host(value)
-                refs[key] = {"key": name, "dlarray": isinstance(value, dlarray),
-                             "fmt": value.fmt if isinstance(value, dlarray) else ""}
-            else:
-                attributes[key] = _encode(value, f"{label} property '{key}'")
-        layers.append({"class": cls.__name__, "attributes": attributes, "arrays": refs})
-    class_names = net.ClassNames
-    if isinstance(class_names, np.ndarray):
-        class_names = class_names.tolist()
+    layers = [_save_layer(i, layer, arrays) for i, layer in enumerate(net._layers)]
     structure = {"format": FORMAT, "version": VERSION, "layers": layers,
                  "network": {"initialized": net._initialized,
                              "activations": _encode(net._activations, "the network"),
                              "example": _encode(net._example, "the network"),
-                             "ClassNames": _encode(class_names, "the network's ClassNames")}}
+                             **_save_class_names(net.ClassNames, arrays)}}
     text = json.dumps(structure).encode("utf-8")
     arrays["__structure__"] = np.frombuffer(text, dtype=np.uint8)
     _atomic_write(os.fspath(path), arrays)
+
+
+def _save_layer(i: int, layer: Layer, arrays: dict[str, np.ndarray]) -> dict:
+    """Layer ``i``'s structure entry; its arrays go into ``arrays`` as ``layer<i>.<Property>``."""
+    cls, label = type(layer), _label(layer)
+    if registered_layer(cls.__name__) is not cls:
+        raise ValueError(f"save: {label} is a custom layer class that is not registered: "
+                         "decorate the class with minidl.layers.register_layer so load can "
+                         "rebuild it.")
+    params = cls.learnables + cls.states
+    attributes, refs = {}, {}
+    for key, value in vars(layer).items():
+        where = f"save: {label} property '{key}'"
+        _check_key(cls, key, f"save: {label}")
+        if key in params:
+            _check_param(value, where)
+        if value is not None and _is_array(value):
+            name = f"layer{i}.{key}"
+            arrays[name] = _host(value)
+            _check_array(arrays[name], where)
+            if isinstance(value, dlarray):
+                _check_dlarray(arrays[name], value.fmt, where)
+            refs[key] = {"key": name, "dlarray": isinstance(value, dlarray),
+                         "fmt": value.fmt if isinstance(value, dlarray) else ""}
+        else:
+            attributes[key] = _encode(value, f"{label} property '{key}'")
+    attributes.update({name: None for name in params if name not in vars(layer)})
+    return {"class": cls.__name__, "attributes": attributes, "arrays": refs}
+
+
+def _save_class_names(names: Any, arrays: dict[str, np.ndarray]) -> dict:
+    """The network's ClassNames as structure entries, keeping an array an array of its dtype.
+
+    A NumPy array is stored as an array (``ClassNamesKind`` "array"); an object array (say, of
+    strings and numbers) as a JSON list rebuilt as a 1-D object array ("object"); anything else
+    as JSON data, as before ClassNamesKind existed.
+    """
+    where = "save: the network's ClassNames"
+    if not isinstance(names, np.ndarray):
+        return {"ClassNames": _encode(names, "the network's ClassNames")}
+    if names.dtype.kind == "O":
+        if names.ndim != 1:
+            raise TypeError(f"{where} is a {names.ndim}-D object array; expected a 1-D one, or "
+                            "an array of numbers or text.")
+        return {"ClassNames": _encode(names.tolist(), "the network's ClassNames"),
+                "ClassNamesKind": "object"}
+    _check_array(names, where)
+    arrays[_CLASS_NAMES] = _host(names)
+    return {"ClassNames": None, "ClassNamesKind": "array"}
 
 
 def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
@@ -202,32 +302,143 @@ def _read_archive(path: str) -> dict[str, np.ndarray]:
 
 
 def _rebuild(structure: dict, arrays: dict[str, np.ndarray]) -> dlnetwork:
+    """The network the structure describes, checked as the module docstring says (``load``
+    turns any KeyError, TypeError, ValueError or AttributeError into its ValueError)."""
     xp = active_module()
-    layers = []
-    for entry in _typed(structure["layers"], list):
-        cls = registered_layer(_typed(entry["class"], str))
-        if cls is None:
-            raise ValueError(f"layer class '{entry['class']}' is not registered: import the "
-                             "module that defines it (decorated with register_layer) first")
-        layer = cls.__new__(cls)
-        values = {key: _decode(v) for key, v in _typed(entry["attributes"], dict).items()}
-        for key, ref in _typed(entry["arrays"], dict).items():
-            data = arrays[_typed(ref["key"], str)]
-            if data.dtype.kind not in "biuf":
-                raise ValueError(f"array '{ref['key']}' has non-numeric dtype {data.dtype}")
-            values[key] = dlarray._wrap(to_module(data, xp), _typed(ref["fmt"], str)) \
-                if ref["dlarray"] else data
-        for key, value in values.items():
-            if not isinstance(key, str) or not key.isidentifier() or key.startswith("__"):
-                raise ValueError(f"invalid property name {key!r}")
-            object.__setattr__(layer, key, value)
-        layers.append(layer)
+    entries = _typed(structure["layers"], list)
+    layers = [_load_layer(i, _typed(entry, dict), arrays, xp) for i, entry in enumerate(entries)]
+    _check_names([layer.Name for layer in layers], "")
+    for layer in layers:
+        _check_layer(layer)
     info = _typed(structure["network"], dict)
     net = dlnetwork.__new__(dlnetwork)
     net._layers = layers
-    net._initialized = bool(info["initialized"])
+    net._initialized = _typed(info["initialized"], bool)
     net._activations = [(tuple(size), str(fmt)) for size, fmt in _decode(info["activations"])]
     example = _decode(info["example"])
     net._example = None if example is None else (tuple(example[0]), str(example[1]))
-    net.ClassNames = _decode(info["ClassNames"])
+    net.ClassNames = _load_class_names(info, arrays)
+    if net._initialized:
+        _check_runs(net)
+    elif net._activations:
+        raise ValueError("an uninitialized network records activation sizes")
     return net
+
+
+def _load_layer(i: int, entry: dict, arrays: dict[str, np.ndarray], xp: Any) -> Layer:
+    """Layer ``i`` rebuilt from its entry: a registered class, checked property names and arrays.
+
+    A learnable or state the entry lacks is set to None (empty), as an unset one reads.
+    """
+    cls = registered_layer(_typed(entry["class"], str))
+    if cls is None:
+        raise ValueError(f"layer class '{entry['class']}' is not registered: import the "
+                         "module that defines it (decorated with register_layer) first")
+    where = f"layer {i + 1} ({cls.__name__})"
+    layer = cls.__new__(cls)
+    values = {key: _decode(v) for key, v in _typed(entry["attributes"], dict).items()}
+    for key, ref in _typed(entry["arrays"], dict).items():
+        values[key] = _load_array(_typed(ref, dict), arrays, xp)
+    values.update({name: None for name in cls.learnables + cls.states if name not in values})
+    for key, value in values.items():
+        _check_key(cls, key, where)
+        object.__setattr__(layer, key, value)
+    return layer
+
+
+def _load_array(ref: dict, arrays: dict[str, np.ndarray], xp: Any) -> Any:
+    """The array ``ref`` names: a dlarray on the active backend, or a host NumPy array."""
+    key = _typed(ref["key"], str)
+    data = arrays[key]
+    _check_array(data, f"array '{key}'")
+    if not _typed(ref["dlarray"], bool):
+        return data
+    fmt = _typed(ref["fmt"], str)
+    _check_dlarray(data, fmt, f"array '{key}'")
+    return dlarray._wrap(to_module(data, xp), fmt)
+
+
+def _check_layer(layer: Layer) -> None:
+    """Learnables and state are float dlarrays or None; an input layer's sizes and statistics
+    fit its format (so an uninitialized network fails here too, not at initialize)."""
+    label = _label(layer)
+    for name in type(layer).learnables + type(layer).states:
+        _check_param(getattr(layer, name), f"{label} {name}")
+    if not isinstance(layer, _InputLayer):
+        return
+    size = layer.sample_size
+    if len(size) != len(layer.fmt) - 1 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
+        raise ValueError(f"{label}: InputSize {layer.InputSize!r} does not fit its format "
+                         f"'{layer.fmt}'; expected {len(layer.fmt) - 1} positive integers.")
+    for stat in STATISTICS:
+        if getattr(layer, stat, None) is not None:
+            object.__setattr__(layer, stat, layer._check_statistic(stat, getattr(layer, stat)))
+
+
+def _check_runs(net: dlnetwork) -> None:
+    """An initialized network's layers, on copies, infer the recorded sizes, keep the sizes of
+    their learnables and state, and run ``predict`` on zeros: weights or hyperparameters
+    altered to values the network cannot run with fail here, naming the layer."""
+    if len(net._activations) != len(net._layers):
+        raise ValueError(f"the network records {len(net._activations)} activation sizes for "
+                         f"{len(net._layers)} layers")
+    first = net._layers[0] if net._layers else None
+    if isinstance(first, _InputLayer):
+        size, fmt = first.initialize()
+    elif net._example is None:
+        raise ValueError("the network is initialized but has neither an input layer nor an "
+                         "example input size")
+    else:
+        size, fmt = net._example
+    for layer, recorded in zip(net._layers, net._activations):
+        for out in _probe(layer, tuple(size), fmt):
+            if out != recorded:
+                raise ValueError(f"{_label(layer)} gives output size {size_x(out[0])} "
+                                 f"({out[1]}), but the file records {size_x(recorded[0])} "
+                                 f"({recorded[1]})")
+        size, fmt = recorded
+
+
+def _probe(layer: Layer, size: tuple[int, ...], fmt: str) -> list[tuple[tuple[int, ...], str]]:
+    """(output size, format) that a copy of ``layer`` initialized for zeros of ``size`` reports,
+    and that its predict on them gives; a ValueError naming the layer when it fails or resizes
+    a learnable or state."""
+    trial, label = copy.copy(layer), _label(layer)
+    xp = active_module()
+    try:
+        out_size, out_fmt = trial.initialize(size, fmt)
+        Y = trial.predict(dlarray._wrap(xp.zeros(size, dtype="float32"), fmt))
+    except MemoryError:
+        raise
+    except Exception as err:  # any other failure of the layer's own code: the file is unusable
+        raise ValueError(f"{label} does not run with its saved properties on input of size "
+                         f"{size_x(size)} ({fmt}): {type(err).__name__}: {err}") from err
+    for name in type(layer).learnables + type(layer).states:
+        saved, needed = getattr(layer, name), getattr(trial, name)
+        if saved is None and needed is not None:
+            raise ValueError(f"{label}: its {name} is missing, but the network is initialized "
+                             f"(expected size {size_x(needed.shape)})")
+        if saved is not None and (needed is None or needed.shape != saved.shape):
+            should = "empty" if needed is None else f"of size {size_x(needed.shape)}"
+            raise ValueError(f"{label}: its saved {name} has size {size_x(saved.shape)}, but it "
+                             f"should be {should}")
+    return [(tuple(out_size), out_fmt), (tuple(Y.shape), Y.fmt)]
+
+
+def _load_class_names(info: dict, arrays: dict[str, np.ndarray]) -> Any:
+    """ClassNames as saved: JSON data, an array, or a 1-D object array (see _save_class_names)."""
+    kind = info.get("ClassNamesKind")
+    if kind is None:
+        return _decode(info["ClassNames"])
+    if kind == "array":
+        names = arrays[_CLASS_NAMES]
+        _check_array(names, f"array '{_CLASS_NAMES}'")
+        return names
+    if kind == "object":
+        items = _typed(_decode(info["ClassNames"]), list)
+        names = np.empty(len(items), dtype=object)
+        for i, item in enumerate(items):  # one by one: list items stay lists, not a 2-D array
+            names[i] = item
+        return names
+    raise ValueError(f"unknown ClassNamesKind {kind!r}; expected 'array' or 'object'")

@@ -174,3 +174,19 @@ def test_images_are_stored_image_major_for_trainnet(tmp_path, monkeypatch):
     X = data.XTrain
     assert X.shape[:3] == (28, 28, 3)
     assert X.transpose(3, 0, 1, 2).flags["C_CONTIGUOUS"]  # N, H, W, C in memory
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "missing_array", "npy"])
+def test_unreadable_cache_is_regenerated_and_replaced(cache_dir, damage):
+    first = digits(30, seed=3)
+    (path,) = cache_dir.iterdir()
+    if damage == "missing_array":
+        np.savez(path, XTrain=np.zeros(1))
+    elif damage == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    else:
+        path.write_bytes(b"" if damage == "empty" else path.read_bytes()[:1000])
+    again = digits(30, seed=3)
+    np.testing.assert_array_equal(first.XTest, again.XTest)
+    assert datasets._load_cache(path) is not None and len(list(cache_dir.iterdir())) == 1

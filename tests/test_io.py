@@ -25,10 +25,11 @@ from minidl.layers import (
     layerNormalizationLayer,
     leakyReluLayer,
     maxPooling2dLayer,
+    register_layer,
     reluLayer,
     softmaxLayer,
 )
-from minidl.network import dlnetwork
+from minidl.network import Table, dlnetwork
 
 from .conftest import dev, host
 from .test_layers_custom import PReLULayer
@@ -190,3 +191,138 @@ def test_bad_files_are_value_errors_that_say_so(tmp_path, damage, message):
         load(path)
     assert message in str(info.value)
     assert not isinstance(info.value, zipfile.BadZipFile)
+
+
+@register_layer
+class TaggedScaleLayer(Layer):
+    """A custom layer with a 0-d learnable and text, complex and bool array properties."""
+
+    learnables = ("Gain",)
+    default_name = "tagged"
+
+    def __init__(self, Name=""):
+        super().__init__(Name=Name)
+        self.Gain = dlarray(np.float32(0.25))
+        self.Labels = np.array(["x", "y"])
+        self.Phase = np.array([1 + 2j, 3 - 4j])
+        self.Mask = np.array([True, False])
+
+    def predict(self, X):
+        return X * self.Gain
+
+
+def test_text_complex_bool_and_0d_arrays_round_trip(xp, tmp_path):
+    net = dlnetwork([featureInputLayer(2), TaggedScaleLayer()])
+    save(net, tmp_path / "net")
+    layer = load(tmp_path / "net").Layers[1]
+    assert layer.Gain.shape == () and float(host(layer.Gain)) == 0.25
+    for name in ("Labels", "Phase", "Mask"):
+        np.testing.assert_array_equal(getattr(layer, name), getattr(net.Layers[1], name))
+        assert getattr(layer, name).dtype == getattr(net.Layers[1], name).dtype
+
+
+def test_scalar_statistics_keep_their_shape(tmp_path):
+    net = dlnetwork([imageInputLayer([4, 4, 1], Normalization="rescale-zero-one", Min=0,
+                                     Max=255), flattenLayer()])
+    save(net, tmp_path / "net")
+    first = load(tmp_path / "net").Layers[0]
+    assert first.Min.shape == () and first.Max.shape == ()
+    assert repr(first) == repr(net.Layers[0])
+
+
+def test_arrays_load_would_refuse_are_refused_by_save(tmp_path):
+    net = dlnetwork([featureInputLayer(2), TaggedScaleLayer(Name="tag")])
+    net._layers[1].Labels = np.array(["x", None], dtype=object)
+    with pytest.raises(TypeError, match=r"layer 'tag' \(TaggedScaleLayer\) property 'Labels' "
+                                        r"has dtype object"):
+        save(net, tmp_path / "net")
+    net._layers[1].Labels = np.array(["x"])
+    net._layers[1].predict = "x"
+    with pytest.raises(ValueError, match=r"layer 'tag' \(TaggedScaleLayer\): property "
+                                         r"'predict' would hide the method"):
+        save(net, tmp_path / "net")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("names", [["cat", "dog"], np.array([0, 1, 2]), np.array(["a", "b"]),
+                                   np.array(["a", 3], dtype=object), None,
+                                   np.array([[1, 2], [3]], dtype=object)])
+def test_class_names_keep_their_type(tmp_path, names):
+    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(3)])
+    net.ClassNames = names
+    save(net, tmp_path / "net")
+    again = load(tmp_path / "net").ClassNames
+    assert type(again) is type(names)
+    if isinstance(names, np.ndarray):
+        assert again.dtype == names.dtype and again.tolist() == names.tolist()
+    else:
+        assert again == names
+
+
+def _altered(tmp_path, change):
+    """A saved conv network whose structure ``change`` edits; load's ValueError message."""
+    net = dlnetwork([imageInputLayer([6, 6, 2], Normalization="none"),
+                     convolution2dLayer(3, 4, Name="conv"), reluLayer(), flattenLayer(),
+                     fullyConnectedLayer(3, Name="fc"), batchNormalizationLayer(Name="bn")])
+    path = tmp_path / "net.npz"
+    save(net, path)
+    data = _structure(path)
+    extra = change(data["layers"])
+    _rewrite(path, structure=json.dumps(data).encode(), extra=extra)
+    with pytest.raises(ValueError) as info:
+        load(path)
+    return str(info.value)
+
+
+def _drop_ref(layers, i, name):
+    del layers[i]["arrays"][name]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda L: _drop_ref(L, 4, "Weights"), "layer 'fc' (FullyConnectedLayer): its Weights is "
+                                           "missing"),
+    (lambda L: _drop_ref(L, 5, "TrainedMean"), "layer 'bn' (BatchNormalizationLayer): its "
+                                               "TrainedMean is missing"),
+    (lambda L: L[4]["attributes"].update(predict="x"), "layer 5 (FullyConnectedLayer): "
+                                                       "property 'predict' would hide the method"),
+    (lambda L: L[1]["attributes"].update(Name=5), "layer 2 has Name 5; expected a non-empty"),
+    (lambda L: L[4]["attributes"].update(Name="conv"), "layer names must be unique, but 'conv'"),
+    (lambda L: L[0]["attributes"].update(InputSize=[3]), "layer 'imageinput' (ImageInputLayer): "
+                                                         "InputSize [3] does not fit"),
+    (lambda L: {"layer4.Weights": np.zeros((3, 5), np.float32)},
+     "layer 'fc' (FullyConnectedLayer) does not run with its saved properties"),
+    (lambda L: {"layer1.Weights": np.zeros((3, 3, 2, 5), np.float32),
+                "layer1.Bias": np.zeros((1, 1, 5), np.float32)},
+     "layer 'conv' (Convolution2DLayer) gives output size 4x4x5x1 (SSCB), but the file "
+     "records 4x4x4x1 (SSCB)"),
+    (lambda L: {"layer5.Offset": np.zeros((3,), np.float32)},
+     "layer 'bn' (BatchNormalizationLayer): its saved Offset has size 3, but it should be "
+     "of size 3x1"),
+    (lambda L: {"layer4.Bias": np.zeros((3, 1), np.int32)},
+     "array 'layer4.Bias' of dtype int32 and size 3x1 cannot be a dlarray"),
+    (lambda L: L[4]["arrays"]["Bias"].update(dlarray=False),
+     "layer 'fc' (FullyConnectedLayer) Bias must be a float dlarray or None (empty), got a "
+     "plain array of dtype float32"),
+])
+def test_altered_structures_are_value_errors_at_load(tmp_path, change, message):
+    assert message in _altered(tmp_path, change)
+
+
+def test_uninitialized_network_missing_learnables_load_empty(tmp_path):
+    path = tmp_path / "net"
+    save(dlnetwork([featureInputLayer(3), fullyConnectedLayer(2)], Initialize=False), path)
+    data = _structure(path)
+    del data["layers"][1]["attributes"]["Weights"]
+    _rewrite(path, structure=json.dumps(data).encode())
+    net = load(path).initialize()
+    assert net.Learnables.Value[0].shape == (2, 3)
+
+
+def test_a_network_whose_learnables_were_replaced_round_trips(tmp_path):
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2)])
+    values = [np.ones((2, 3), np.float32), np.zeros((2, 1), np.float32)]
+    net.Learnables = Table({"Layer": ["fc", "fc"], "Parameter": ["Weights", "Bias"],
+                            "Value": values})
+    save(net, tmp_path / "net")
+    np.testing.assert_array_equal(host(load(tmp_path / "net").predict(np.ones((1, 3)))),
+                                  [[3], [3]])
