@@ -18,6 +18,7 @@ threads are not traced. The graph itself is plain objects and may be used from a
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -87,13 +88,31 @@ def tree_flatten(obj: Any) -> tuple[list, Callable[[list], Any]]:
     if hasattr(obj, "_tree_flatten"):
         return obj._tree_flatten()
     if isinstance(obj, (list, tuple)):
-        parts = [tree_flatten(v) for v in obj]
-        return _join(parts, lambda vals: type(obj)(vals) if isinstance(obj, list) else tuple(vals))
+        return _join([tree_flatten(v) for v in obj], lambda vals: _rebuild_sequence(obj, vals))
     if isinstance(obj, dict):
         keys = list(obj)
         parts = [tree_flatten(obj[k]) for k in keys]
-        return _join(parts, lambda vals: type(obj)(zip(keys, vals)))
+        return _join(parts, lambda vals: _rebuild_dict(obj, keys, vals))
     return [], lambda leaves: obj
+
+
+def _rebuild_sequence(obj: list | tuple, vals: list) -> list | tuple:
+    """A list or tuple of the same type holding ``vals`` (a namedtuple takes them by position)."""
+    kind = type(obj)
+    if kind is list or kind is tuple:
+        return kind(vals)
+    return kind(*vals) if hasattr(obj, "_fields") else kind(vals)
+
+
+def _rebuild_dict(obj: dict, keys: list, vals: list) -> dict:
+    """A dict of the same type with ``vals`` under ``keys``; a subclass (defaultdict,
+    OrderedDict) is copied and assigned to, so whatever its constructor needs is kept."""
+    if type(obj) is dict:
+        return dict(zip(keys, vals))
+    out = copy.copy(obj)
+    for key, val in zip(keys, vals):
+        out[key] = val
+    return out
 
 
 def _join(parts: list, build: Callable[[list], Any]) -> tuple[list, Callable]:
@@ -167,8 +186,12 @@ def dlgradient(y: Any, *xs: Any, RetainData: bool = False) -> Any:
     if not xs:
         raise TypeError("dlgradient needs at least one input to differentiate with respect to")
     flat, rebuilds = [], []
-    for x in xs:
+    for k, x in enumerate(xs, 1):
         leaves, rebuild = tree_flatten(x)
+        if not leaves:
+            raise TypeError(f"dlgradient: argument {k} to differentiate with respect to must be "
+                            "a dlarray or a container (list, tuple, dict, Learnables table) "
+                            f"holding dlarrays, got {_describe(x)}")
         for i, leaf_x in enumerate(leaves):
             if leaf_x._node is None:
                 raise ValueError(f"dlgradient: input {len(flat) + i + 1} is not traced; pass it "
@@ -176,12 +199,41 @@ def dlgradient(y: Any, *xs: Any, RetainData: bool = False) -> Any:
         flat.extend(leaves)
         rebuilds.append((rebuild, len(leaves)))
     grads = _backpropagate(y, [x._node for x in flat], RetainData)
-    out, start = [], 0
+    out, start, handed = [], 0, {}
     for rebuild, n in rebuilds:
         part = flat[start:start + n]
-        out.append(rebuild([dlarray._wrap(_grad_or_zeros(grads, x), x._fmt) for x in part]))
+        out.append(rebuild([_hand_out(_grad_or_zeros(grads, x), x._fmt, handed) for x in part]))
         start += n
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _describe(x: Any) -> str:
+    kind = type(x)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
+    return f"a {name} holding no dlarray" if isinstance(x, (list, tuple, dict)) else name
+
+
+def _hand_out(g: Any, fmt: str, handed: dict) -> Any:
+    """The gradient as a dlarray the caller may write to: a copy only where ``g`` is read-only
+    (a broadcast view such as sum's), repeats one element over a stride of 0, or shares memory
+    with a gradient already handed out (``a + b`` gives both the same array)."""
+    from .dlarray import dlarray
+
+    data = dlarray._wrap(g)._data  # a NumPy scalar becomes a 0-d array
+    root = _memory_root(data)
+    if id(root) in handed or not getattr(data.flags, "writeable", True) or any(
+            stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape)):
+        data = root = data.copy()
+    handed[id(root)] = root
+    return dlarray._wrap(data, fmt)
+
+
+def _memory_root(a: Any) -> Any:
+    """The array that owns the memory ``a`` views (``a`` itself when it owns it)."""
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
 
 
 def _grad_or_zeros(grads: dict, x: Any) -> Any:

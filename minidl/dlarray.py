@@ -9,8 +9,11 @@ MATLAB's canonical order, all S, then C, B, T, U, so ``dlarray(x_nchw, "BCSS")``
 Format rules, in one place:
     * elementwise ops keep the format; two formatted operands are matched by label, a label
       missing from one acts as a singleton (a "C" bias broadcasts over "SSCB" data);
-      an unformatted operand with fewer dimensions aligns from the left, as MATLAB's implicit
-      expansion does (a 1x1xC array broadcasts over H x W x C x N data);
+      otherwise dimensions align from the left, as MATLAB's implicit expansion does (a 1x1xC
+      array broadcasts over H x W x C x N data, a 3-vector over 3x1x5 data); an unformatted
+      operand with more non-singleton dimensions than a formatted one has labels is an error;
+    * an operand that is not a dlarray (NumPy array or scalar) takes the dlarray's dtype, and
+      float32 wins over float64 between two dlarrays (MATLAB: single op double is single);
     * a full reduction (``X.sum()``) gives an unformatted scalar; a reduction over labels
       (``X.sum("S")``) keeps those dimensions as singletons with their labels;
     * reshape, ``@`` and indexing that drops dimensions give unformatted results;
@@ -151,6 +154,9 @@ class dlarray:
         return stripdims(self)
 
     def __len__(self) -> int:
+        if not self.ndim:
+            raise TypeError("len() of unsized object: the dlarray is 0-d (a scalar); "
+                            "use X.size or X.shape")
         return self.shape[0]
 
     def __float__(self) -> float:
@@ -159,9 +165,19 @@ class dlarray:
                             f"{self.shape}")
         return float(self._data.reshape(()))
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = self._data if array_module(self._data) is np else self._data.get()
-        return out if dtype is None else out.astype(dtype)
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The data as NumPy, by NumPy 2's protocol: ``copy=None`` may share the dlarray's
+        memory, ``copy=True`` never does, ``copy=False`` shares it or raises ValueError."""
+        on_host = array_module(self._data) is np
+        out = self._data if on_host else self._data.get()
+        converted = dtype is not None and np.dtype(dtype) != out.dtype
+        if copy is False and (converted or not on_host):
+            raise ValueError("cannot give this dlarray's data as NumPy without a copy "
+                             f"({'device data' if not on_host else 'another dtype'}): "
+                             "use copy=None or copy=True")
+        if converted:
+            return out.astype(dtype)
+        return out.copy() if copy and on_host else out
 
     def __repr__(self) -> str:
         xp = array_module(self._data)

@@ -135,3 +135,69 @@ def test_gradcheck_catches_a_wrong_gradient():
     with pytest.raises(GradcheckError, match="gradient of input 1 is wrong"):
         dl.gradcheck(lambda a: wrong_square(a), dl.dlarray(np.array([1.0, 2.0])))
     assert dl.gradcheck(lambda a: a * a, dl.dlarray(np.array([1.0, 2.0]))) < 1e-8
+
+
+def test_gradients_are_writeable_and_share_no_memory(xp):
+    x = dl.dlarray(dev(xp, np.ones(3, np.float32)))
+
+    def f(a, b, c):
+        return dl.dlgradient(a.sum() + (b + c).sum() + (a * 2).mean(), a, b, c, c, [a])
+
+    grads = dl.dlfeval(f, x, x, dl.dlarray(dev(xp, np.ones((3, 1)))))
+    arrays = [g._data for g in grads[:4]] + [grads[4][0]._data]
+    np.testing.assert_allclose(host(arrays[0]), np.full(3, 1 + 2 / 3), rtol=1e-6)
+    if xp is np:
+        for i, g in enumerate(arrays):
+            assert g.flags.writeable and 0 not in g.strides
+            assert not any(np.shares_memory(g, h) for h in arrays[i + 1:])
+    for g in arrays:
+        g[...] = 7.0
+    assert all((host(g) == 7.0).all() for g in arrays)
+    g = dl.dlfeval(lambda a: dl.dlgradient(a.sum(), a), x)
+    g._data[0] = 5.0
+    np.testing.assert_allclose(host(g), [5, 1, 1])
+    assert host(g).dtype == np.float32
+
+
+def test_dlgradient_with_respect_to_a_non_dlarray_is_a_type_error():
+    x = dl.dlarray(np.ones(3))
+    for bad, named in ((np.ones(3), "numpy.ndarray"), ([], "a list holding no dlarray"),
+                       ({"w": 1.0}, "a dict holding no dlarray"), (0.5, "float")):
+        with pytest.raises(TypeError, match=f"argument 2 .* must be a dlarray or a container.*"
+                                            f"got {named}"):
+            dl.dlfeval(lambda a, b: dl.dlgradient(a.sum(), a, b), x, bad)
+    g = dl.dlfeval(lambda p: dl.dlgradient(p["w"].sum(), p), {"w": x, "name": "layer"})
+    assert g["name"] == "layer"
+    np.testing.assert_allclose(host(g["w"]), [1, 1, 1])
+
+
+def test_containers_keep_their_types():
+    from collections import OrderedDict, defaultdict, namedtuple
+
+    Pair = namedtuple("Pair", "w b")
+    table = defaultdict(list, w=dl.dlarray(np.array([2.0])))
+    ordered = OrderedDict([("b", dl.dlarray(np.array([3.0]))), ("a", dl.dlarray(np.ones(1)))])
+
+    def f(pair, table, ordered):
+        loss = (pair.w * pair.b * table["w"] * ordered["a"]).sum()
+        return (pair, table, ordered), dl.dlgradient(loss, pair, table, ordered)
+
+    (pair, tab, od), (g_pair, g_tab, g_od) = dl.dlfeval(
+        f, Pair(dl.dlarray(np.array([1.0])), dl.dlarray(np.array([5.0]))), table, ordered)
+    assert type(pair) is Pair and type(g_pair) is Pair
+    assert type(tab) is defaultdict and tab.default_factory is list and type(g_tab) is defaultdict
+    assert type(od) is OrderedDict and list(g_od) == ["b", "a"]
+    np.testing.assert_allclose(host(g_pair.w), [10.0])
+    np.testing.assert_allclose(host(g_tab["w"]), [5.0])
+    np.testing.assert_allclose(host(g_od["b"]), [0.0])
+
+
+def test_gradcheck_one_element_outputs_and_zero_gradients():
+    assert dl.gradcheck(lambda x: x * 2, dl.dlarray(np.ones((1, 1)))) < 1e-8
+    assert dl.gradcheck(lambda x: (x * x).sum().reshape(1, 1), dl.dlarray(np.ones(3))) < 1e-8
+    x = dl.dlarray(np.array([0.3, 1.7, 2.2]))
+    assert dl.gradcheck(lambda x: (x - x.mean()).sum(), x) < 1e-6
+    assert dl.gradcheck(lambda x: (x * 0.1 + 0.3 - x * 0.1).sum() * 1000, x) < 1e-6
+    assert dl.gradcheck(lambda x, y: (x * 2).sum() + y.sum() * 0, x, x) < 1e-6
+    with pytest.raises(GradcheckError, match="input 1 is wrong"):
+        dl.gradcheck(lambda a: record(a._data * 0, "", (a,), lambda gy, needs: (gy * 1e-3,)), x)

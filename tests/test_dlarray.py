@@ -178,3 +178,28 @@ def test_inverse_permutation_matches_argsort():
     for n in range(1, 6):
         perm = tuple(int(i) for i in rng.permutation(n))
         assert inverse_permutation(perm) == tuple(int(i) for i in np.argsort(perm))
+
+
+def test_numpy_conversion_honours_copy():
+    X = dl.dlarray(np.ones(3))
+    for copied in (np.array(X), np.array(X, copy=True), np.array(X, dtype=np.float32)):
+        copied[0] = 5.0
+        assert X._data[0] == 1.0
+    assert np.shares_memory(np.asarray(X), X._data)
+    assert np.shares_memory(np.array(X, copy=False), X._data)
+    with pytest.raises(ValueError, match="without a copy"):
+        np.array(X, dtype=np.float32, copy=False)
+
+
+def test_numpy_conversion_of_device_data_copies(xp):
+    X = dl.dlarray(dev(xp, np.ones(3)))
+    assert isinstance(np.asarray(X), np.ndarray)
+    if xp is not np:
+        with pytest.raises(ValueError, match="without a copy.*device"):
+            np.array(X, copy=False)
+
+
+def test_len_of_a_scalar_dlarray_is_a_type_error():
+    assert len(dl.dlarray(np.ones((4, 2)))) == 4
+    with pytest.raises(TypeError, match="len\\(\\) of unsized object"):
+        len(dl.dlarray(np.float32(3)))

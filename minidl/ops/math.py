@@ -2,12 +2,14 @@
 
 Each op computes its result on raw arrays of the inputs' module (``xp``) and records, right
 next to it, the closure that turns the output gradient ``gy`` into input gradients. Python
-scalars stay Python scalars, so float32 data stays float32 (NumPy treats them as weak types).
+scalars stay Python scalars, so float32 data stays float32 (NumPy treats them as weak types);
+NumPy scalars become Python scalars and other non-dlarray operands take the dlarray's dtype.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -40,16 +42,71 @@ def as_dlarray(x: Any) -> dlarray:
 # ---- broadcasting between labelled operands -------------------------------------------------
 
 def _operands(a: Any, b: Any) -> tuple[Any, Any, str]:
-    """Raw operands, aligned by label when both are formatted, and the output format."""
+    """Raw operands of a binary op, aligned for broadcasting, and the output format.
+
+    Two formatted operands are matched by label; otherwise dimensions align from the left, as
+    in MATLAB's implicit expansion (the shorter operand gets trailing singletons). Shapes that do
+    not broadcast are a ValueError naming both sizes and formats.
+    """
     af, bf = _fmt(a), _fmt(b)
-    ad, bd = _raw(a), _raw(b)
-    array_module(ad, bd)  # host and device operands may not mix: a clear TypeError
-    if bool(af) != bool(bf):  # MATLAB implicit expansion: an unformatted operand aligns left
-        ad, bd = _pad_right(ad, len(bf)), _pad_right(bd, len(af))
-    if not af or not bf or af == bf:
-        return ad, bd, af or bf
-    fmt = "".join(label * builtins.max(af.count(label), bf.count(label)) for label in LABEL_ORDER)
-    return _expand(ad, af, fmt), _expand(bd, bf, fmt), fmt
+    ad, bd = _same_dtype(a, b)
+    if af and bf and af != bf:
+        fmt = "".join(label * builtins.max(af.count(label), bf.count(label))
+                      for label in LABEL_ORDER)
+        ad, bd = _expand(ad, af, fmt), _expand(bd, bf, fmt)
+    else:
+        fmt = af or bf
+        sa, sb = _shape(ad), _shape(bd)
+        if sa == sb or not sa or not sb:  # nothing to align (the common case)
+            return ad, bd, fmt
+        if fmt:  # the unformatted one may not have more dimensions than there are labels
+            ad, bd = _fit(ad, len(fmt), a, b), _fit(bd, len(fmt), a, b)
+        ad, bd = _pad_right(ad, len(_shape(bd))), _pad_right(bd, len(_shape(ad)))
+    _check_broadcast(ad, bd, a, b)
+    return ad, bd, fmt
+
+
+def _same_dtype(a: Any, b: Any) -> tuple[Any, Any]:
+    """Raw operands in one float dtype (MATLAB: single op double is single).
+
+    A NumPy scalar becomes a Python scalar (weak, like MATLAB's double scalars); another array
+    operand takes the dlarray's dtype; between two dlarrays of different float dtypes the
+    narrower one (float32) wins. Host and device operands may not mix: a clear TypeError.
+    """
+    ad, bd = _constant(a), _constant(b)
+    xp = array_module(ad, bd)
+    da, db = getattr(ad, "dtype", None), getattr(bd, "dtype", None)
+    if da is None or db is None or da == db:
+        return ad, bd
+    if isinstance(a, dlarray) == isinstance(b, dlarray):
+        dtype = builtins.min(da, db, key=lambda d: (d.kind != "f", d.itemsize))
+    else:
+        dtype = da if isinstance(a, dlarray) else db
+    return tuple(x if x.dtype == dtype else xp.asarray(x, dtype=dtype) for x in (ad, bd))
+
+
+def _constant(x: Any) -> Any:
+    """The raw array of an operand: a NumPy scalar (``np.sqrt(4.0)``) as the Python scalar it
+    holds, a list or tuple as a NumPy array."""
+    if isinstance(x, dlarray):
+        return x._data
+    if isinstance(x, np.generic):
+        return x.item()
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+
+
+def _fit(data: Any, ndim: int, a: Any, b: Any) -> Any:
+    """Drop trailing singletons beyond ``ndim``; more non-singleton dimensions are an error."""
+    shape = _shape(data)
+    if len(shape) <= ndim:
+        return data
+    if any(n != 1 for n in shape[ndim:]):
+        formatted, other = (a, b) if _fmt(a) else (b, a)
+        raise ValueError(
+            f"cannot combine a dlarray of size {_describe(formatted)} with an unformatted operand "
+            f"of size {_size(other)}: it has more dimensions than the format "
+            f"{_fmt(formatted)!r} has labels; give it a format (dlarray(Y, fmt)) or reshape it")
+    return data.reshape(shape[:ndim])
 
 
 def _pad_right(data: Any, ndim: int) -> Any:
@@ -58,6 +115,37 @@ def _pad_right(data: Any, ndim: int) -> Any:
     if 0 < len(shape) < ndim:
         return data.reshape(shape + (1,) * (ndim - len(shape)))
     return data
+
+
+def _check_broadcast(ad: Any, bd: Any, a: Any, b: Any) -> None:
+    """Aligned shapes must agree in each dimension or be 1 there (a 0-d operand always fits)."""
+    sa, sb = _shape(ad), _shape(bd)
+    if sa == sb or not sa or not sb:
+        return
+    if len(sa) != len(sb) or any(m != n and m != 1 and n != 1 for m, n in zip(sa, sb)):
+        what = "dlarrays" if isinstance(a, dlarray) and isinstance(b, dlarray) else "operands"
+        raise ValueError(f"cannot combine {what} of size {_describe(a)} and {_describe(b)}: "
+                         "each dimension must have the same size in both, or size 1 in one "
+                         "(dimensions align by label, else from the left)")
+
+
+def _describe(x: Any) -> str:
+    """MATLAB-style size and format of an operand, e.g. "3x4 (CB)", "3x4 (unformatted)"."""
+    if isinstance(x, dlarray):
+        return f"{_size(x)} ({x._fmt or 'unformatted'})"
+    return f"{_size(x)} ({_type_name(x)})"
+
+
+def _size(x: Any) -> str:
+    shape = _shape(_raw(x))
+    return "x".join(str(n) for n in shape) if shape else "1x1"
+
+
+def _type_name(x: Any) -> str:
+    """``numpy.ndarray``, ``list``, ...: the qualified name of a value's type."""
+    kind = type(x)
+    return kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
 
 
 def _expand(data: Any, fmt: str, target: str) -> Any:
@@ -83,14 +171,21 @@ def sum_to(g: Any, shape: tuple) -> Any:
 def _binary(a: Any, b: Any, y: Any, fmt: str, ad: Any, bd: Any,
             grad_a: Any, grad_b: Any) -> dlarray:
     """Record a broadcasting binary op. ``grad_a(gy)``/``grad_b(gy)`` give the gradient at the
-    broadcast shape; it is summed back to each operand's (aligned) shape, then its own shape."""
-    shapes = ((_shape(ad), _shape(_raw(a))), (_shape(bd), _shape(_raw(b))))
+    broadcast shape; it is summed back to each operand's (aligned) shape, then its own shape and
+    dtype (a float64 operand of a float32 op gets a float64 gradient)."""
+    own = [(_shape(_raw(x)), getattr(_raw(x), "dtype", None)) for x in (a, b)]
+    shapes = ((_shape(ad), *own[0]), (_shape(bd), *own[1]))
 
     def backward(gy: Any, needs: tuple) -> tuple:
-        return tuple(sum_to(grad(gy), aligned).reshape(own) if need else None
-                     for grad, (aligned, own), need in zip((grad_a, grad_b), shapes, needs))
+        return tuple(_cast(sum_to(grad(gy), aligned).reshape(shape), dtype) if need else None
+                     for grad, (aligned, shape, dtype), need
+                     in zip((grad_a, grad_b), shapes, needs))
 
     return record(y, fmt, (a, b), backward)
+
+
+def _cast(g: Any, dtype: Any) -> Any:
+    return g if dtype is None or g.dtype == dtype else g.astype(dtype)
 
 
 # ---- arithmetic --------------------------------------------------------------------------------
@@ -117,38 +212,69 @@ def rdivide(a: Any, b: Any) -> dlarray:
 
 
 def power(a: Any, b: Any) -> dlarray:
+    """a .^ b. As in PyTorch, the gradient with respect to b is 0 where a == 0 (the limit of
+    a^b log(a) for b > 0, NaN only for a negative base) and the one with respect to a is 0 where
+    b == 0 (a^0 is constant), instead of the NaN of 0 * log(0) and 0 * 0^-1."""
     ad, bd, fmt = _operands(a, b)
     xp = array_module(ad, bd)
     y = ad ** bd
-    return _binary(a, b, y, fmt, ad, bd, lambda gy: gy * bd * ad ** (bd - 1),
-                   lambda gy: gy * y * xp.log(ad))
+    return _binary(a, b, y, fmt, ad, bd, lambda gy: gy * _dpower_dbase(xp, ad, bd),
+                   lambda gy: gy * _dpower_dexponent(xp, y, ad))
+
+
+def _dpower_dbase(xp: Any, a: Any, b: Any) -> Any:
+    """b a^(b-1), 0 where b == 0."""
+    if not hasattr(b, "shape"):
+        return b * a ** (b - 1) if b != 0 else 0
+    return b * a ** xp.where(b == 0, 1, b - 1)
+
+
+def _dpower_dexponent(xp: Any, y: Any, a: Any) -> Any:
+    """a^b log(a): 0 where a == 0, NaN where a < 0 (no real logarithm)."""
+    if not hasattr(a, "shape"):
+        return y * (math.log(a) if a > 0 else 0.0 if a == 0 else math.nan)
+    positive = a > 0
+    out = xp.where(positive, y, 0) * xp.log(xp.where(positive, a, 1))
+    return xp.where(a >= 0, out, math.nan)
 
 
 def uminus(x: dlarray) -> dlarray:
+    _check_dlarray(x, "uminus")
     return record(-x._data, x._fmt, (x,), lambda gy, needs: (-gy,))
 
 
 def maximum(a: Any, b: Any) -> dlarray:
-    """Elementwise maximum; where the two are equal the gradient goes to ``a``."""
+    """Elementwise maximum; where the two are equal the gradient goes to ``a``.
+
+    NaN is omitted, as by MATLAB's max: where one operand is NaN the result is the other (NaN
+    only where both are), in either argument order, and the gradient goes to the operand taken.
+    """
     ad, bd, fmt = _operands(a, b)
-    xp = array_module(ad, bd)
-    take_a = ad >= bd
-    return _binary(a, b, xp.where(take_a, ad, bd), fmt, ad, bd,
-                   lambda gy: xp.where(take_a, gy, 0), lambda gy: xp.where(take_a, 0, gy))
+    return _select(a, b, ad, bd, fmt, (ad >= bd) | _isnan(bd))
 
 
 def minimum(a: Any, b: Any) -> dlarray:
-    """Elementwise minimum; where the two are equal the gradient goes to ``a``."""
+    """Elementwise minimum; where the two are equal the gradient goes to ``a``.
+
+    NaN is omitted, as by MATLAB's min (see ``maximum``)."""
     ad, bd, fmt = _operands(a, b)
+    return _select(a, b, ad, bd, fmt, (ad <= bd) | _isnan(bd))
+
+
+def _isnan(x: Any) -> Any:
+    return x != x  # elementwise for arrays, a bool for Python scalars
+
+
+def _select(a: Any, b: Any, ad: Any, bd: Any, fmt: str, take_a: Any) -> dlarray:
+    """``a`` where ``take_a``, else ``b``; the gradient follows the choice."""
     xp = array_module(ad, bd)
-    take_a = ad <= bd
     return _binary(a, b, xp.where(take_a, ad, bd), fmt, ad, bd,
                    lambda gy: xp.where(take_a, gy, 0), lambda gy: xp.where(take_a, 0, gy))
 
 
 def mtimes(a: Any, b: Any) -> dlarray:
     """Matrix product of two 2-D arrays (``a @ b``); the result is unformatted."""
-    ad, bd = _raw(a), _raw(b)
+    ad, bd = _same_dtype(a, b)
     if len(_shape(ad)) != 2 or len(_shape(bd)) != 2:
         raise ValueError(f"@ (mtimes) needs two matrices, got {len(_shape(ad))}-D and "
                          f"{len(_shape(bd))}-D "
@@ -156,32 +282,45 @@ def mtimes(a: Any, b: Any) -> dlarray:
     if ad.shape[1] != bd.shape[0]:
         raise ValueError(f"@ (mtimes): inner sizes differ: {ad.shape[0]}x{ad.shape[1]} times "
                          f"{bd.shape[0]}x{bd.shape[1]}")
+    dtypes = [getattr(_raw(x), "dtype", None) for x in (a, b)]
     return record(matmul(ad, bd), "", (a, b), lambda gy, needs: (
-        matmul(gy, bd.T) if needs[0] else None, matmul(ad.T, gy) if needs[1] else None))
+        _cast(matmul(gy, bd.T), dtypes[0]) if needs[0] else None,
+        _cast(matmul(ad.T, gy), dtypes[1]) if needs[1] else None))
 
 
 # ---- elementwise functions ---------------------------------------------------------------------
 
+def _check_dlarray(X: Any, fname: str) -> None:
+    """MATLAB's dlarray functions take dlarrays: plain arrays are a TypeError, not a crash."""
+    if not isinstance(X, dlarray):
+        raise TypeError(f"{fname}: X must be a dlarray, got {_type_name(X)}: wrap the data "
+                        "first, dlarray(X)")
+
+
 def exp(x: dlarray) -> dlarray:
     """e^x; gradient gy * e^x."""
+    _check_dlarray(x, "exp")
     y = array_module(x._data).exp(x._data)
     return record(y, x._fmt, (x,), lambda gy, needs: (gy * y,))
 
 
 def log(x: dlarray) -> dlarray:
     """Natural logarithm; gradient gy / x."""
+    _check_dlarray(x, "log")
     xd = x._data
     return record(array_module(xd).log(xd), x._fmt, (x,), lambda gy, needs: (gy / xd,))
 
 
 def sqrt(x: dlarray) -> dlarray:
     """Square root; gradient gy / (2 sqrt(x))."""
+    _check_dlarray(x, "sqrt")
     y = array_module(x._data).sqrt(x._data)
     return record(y, x._fmt, (x,), lambda gy, needs: (gy / (2 * y),))
 
 
 def abs(x: dlarray) -> dlarray:  # noqa: A001  (MATLAB's name)
     """|x|; gradient gy * sign(x) (0 at 0)."""
+    _check_dlarray(x, "abs")
     xp = array_module(x._data)
     sign = xp.sign(x._data)
     return record(xp.abs(x._data), x._fmt, (x,), lambda gy, needs: (gy * sign,))
@@ -192,6 +331,7 @@ def relu(X: dlarray) -> dlarray:
 
     The backward multiplies by the mask (y > 0) rather than using ``where``: NumPy's where is
     about ten times slower on a mask as unpredictable as half-positive activations."""
+    _check_dlarray(X, "relu")
     xp = array_module(X._data)
     y = xp.maximum(X._data, 0)
     return record(y, X._fmt, (X,), lambda gy, needs: (gy * (y > 0),))
@@ -203,6 +343,7 @@ def leakyrelu(X: dlarray, scaleFactor: float = 0.01) -> dlarray:
     Forward and gradient multiply by the slope (1 where x > 0, else scaleFactor) made once from
     the mask, rather than using ``where`` (2-3x slower on unpredictable masks); the results are
     identical: the slope is exactly 1 or exactly scaleFactor in x's dtype."""
+    _check_dlarray(X, "leakyrelu")
     x = X._data
     positive = x > 0
     slope = (~positive).astype(x.dtype)
@@ -213,6 +354,7 @@ def leakyrelu(X: dlarray, scaleFactor: float = 0.01) -> dlarray:
 
 def sigmoid(X: dlarray) -> dlarray:
     """1 / (1 + e^-x), computed without overflow; gradient gy * y * (1 - y)."""
+    _check_dlarray(X, "sigmoid")
     xp = array_module(X._data)
     y = 0.5 * (xp.tanh(0.5 * X._data) + 1)
     return record(y, X._fmt, (X,), lambda gy, needs: (gy * y * (1 - y),))
@@ -220,13 +362,14 @@ def sigmoid(X: dlarray) -> dlarray:
 
 def tanh(X: dlarray) -> dlarray:
     """Hyperbolic tangent; gradient gy * (1 - y^2)."""
+    _check_dlarray(X, "tanh")
     y = array_module(X._data).tanh(X._data)
     return record(y, X._fmt, (X,), lambda gy, needs: (gy * (1 - y * y),))
 
 
 # ---- reductions and reshaping ------------------------------------------------------------------
 
-def _axes(x: dlarray, dims: Any) -> tuple[int, ...] | None:
+def _axes(x: dlarray, dims: Any, fname: str) -> tuple[int, ...] | None:
     """Axes named by labels ("S", "SC"), by 0-based integers, or None for all."""
     if dims is None:
         return None
@@ -237,7 +380,11 @@ def _axes(x: dlarray, dims: Any) -> tuple[int, ...] | None:
             raise ValueError(f"cannot reduce over label(s) {''.join(missing)!r}: "
                              f"the dlarray has format {x._fmt or 'none (unformatted)'!r}")
         return axes
-    axes = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    several = isinstance(dims, (tuple, list, range)) or getattr(dims, "ndim", 0) == 1
+    axes = tuple(dims) if several else (dims,)
+    if not all(isinstance(ax, (int, np.integer)) and not isinstance(ax, bool) for ax in axes):
+        raise TypeError(f"{fname}: dims must be labels such as 'S' or 'SB', a 0-based integer "
+                        f"axis or a tuple of them, got {dims!r}")
     for ax in axes:
         if not -x.ndim <= ax < x.ndim:
             raise ValueError(f"axis {ax} is out of range for a {x.ndim}-D dlarray")
@@ -246,7 +393,7 @@ def _axes(x: dlarray, dims: Any) -> tuple[int, ...] | None:
 
 def sum(x: dlarray, dims: Any = None) -> dlarray:  # noqa: A001
     """Sum of all elements (an unformatted scalar), or over some dimensions (kept as singletons)."""
-    axes = _axes(x, dims)
+    axes = _axes(x, dims, "sum")
     xp, shape = array_module(x._data), x._data.shape
     y = x._data.sum() if axes is None else x._data.sum(axis=axes, keepdims=True)
     fmt = "" if axes is None else x._fmt
@@ -256,7 +403,7 @@ def sum(x: dlarray, dims: Any = None) -> dlarray:  # noqa: A001
 def mean(x: dlarray, dims: Any = None) -> dlarray:
     """Mean of all elements (an unformatted scalar), or over some dimensions (kept as singletons).
     """
-    axes = _axes(x, dims)
+    axes = _axes(x, dims, "mean")
     xp, shape = array_module(x._data), x._data.shape
     count = x._data.size if axes is None else int(np.prod([shape[a] for a in axes]))
     y = x._data.mean() if axes is None else x._data.mean(axis=axes, keepdims=True)
@@ -281,12 +428,24 @@ def _is_basic(index: Any) -> bool:
     return all(isinstance(p, (slice, int, np.integer)) or p is Ellipsis or p is None for p in parts)
 
 
+def _integer_index(index: dlarray) -> Any:
+    """The integer array behind an index dlarray (dlarray data is float: 2.0 means 2)."""
+    data = index._data
+    if data.dtype.kind in "iub":
+        return data
+    xp = array_module(data)
+    if not bool((xp.isfinite(data) & (xp.floor(data) == data)).all()):
+        raise TypeError("an index dlarray must hold integer values (dlarray stores them as "
+                        f"floats), got non-integer {data.dtype} values")
+    return data.astype(xp.int64)
+
+
 def subsref(x: dlarray, index: Any) -> dlarray:
     """Indexing; keeps the format when only slices are used, else gives an unformatted result."""
     if isinstance(index, dlarray):
-        index = index._data
+        index = _integer_index(index)
     elif isinstance(index, tuple):
-        index = tuple(i._data if isinstance(i, dlarray) else i for i in index)
+        index = tuple(_integer_index(i) if isinstance(i, dlarray) else i for i in index)
     parts = index if isinstance(index, tuple) else (index,)
     keep = all(isinstance(p, slice) or p is Ellipsis for p in parts)
     y = x._data[index]
