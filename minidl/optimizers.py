@@ -8,10 +8,13 @@ state (``vel``, ``averageGrad``, ...) starts as ``None`` (MATLAB's ``[]``) and c
 the structure of the parameters (a Learnables table for a network).
 
 The functions never modify the caller's arrays: every result is a new array (the arithmetic
-runs in place only on arrays made here). float32 stays float32; hyper-parameters are Python
-floats. ``trainnet`` calls these same functions; its per-parameter learn-rate factors come in
-through the keyword ``learnRateFactors`` (a minidl extension: one factor per parameter, each
-multiplying ``learnRate``).
+runs in place only on arrays made here), except that a parameter whose learn rate is 0 comes
+back as the same array. Gradients and state must have their parameter's size; they are used
+in the parameter's dtype, so float32 stays float32; hyper-parameters are Python floats. Dicts
+of parameters, gradients and state are matched by key, not by position. ``trainnet`` calls
+these same functions; its per-parameter learn-rate factors come in through the keyword
+``learnRateFactors`` (a minidl extension: one factor per parameter, each multiplying
+``learnRate``).
 """
 
 from __future__ import annotations
@@ -138,18 +141,50 @@ def _update(params: Any, grad: Any, states: list, step: Step, learn_rate: float,
             factors: Sequence[float] | None, where: str) -> tuple:
     """Flatten params, grads and states; run ``step`` per parameter; rebuild every container."""
     leaves, fmts, rebuild, rebuild_state = _split_params(params, where)
-    n = len(leaves)
-    grads = _raw_leaves(grad, n, "grad", where)
-    state_leaves = [_raw_leaves(s, n, "state", where) if s is not None else [None] * n
-                    for s in states]
+    n, keys = len(leaves), _keys(params)
+    grads = _raw_leaves(_by_keys(grad, keys, "grad", where), n, "grad", where)
+    state_leaves = [_raw_leaves(_by_keys(s, keys, "state", where), n, "state", where)
+                    if s is not None else [None] * n for s in states]
     rates = _rates(learn_rate, factors, n, where)
     new_params, new_states = [], [[] for _ in states]
     for i, (w, g) in enumerate(zip(leaves, grads)):
-        out = step(w, g, *(s[i] for s in state_leaves), rates[i])
+        g, *st = (_like(x, w, i, what, where) for x, what in
+                  [(g, "grad"), *((s[i], "state") for s in state_leaves)])
+        out = step(w, g, *st, rates[i])
         new_params.append(out[0])
         for acc, value in zip(new_states, out[1:]):
             acc.append(value)
     return (rebuild(new_params, fmts), *(rebuild_state(s, fmts) for s in new_states))
+
+
+def _keys(params: Any) -> list | None:
+    """The keys of a dict of parameters (their order is the order of the leaves), else None."""
+    return list(params) if isinstance(params, dict) else None
+
+
+def _by_keys(tree: Any, keys: list | None, what: str, where: str) -> Any:
+    """A dict of gradients or state in the parameters' key order; other containers as given.
+    Different key sets are a ValueError naming the keys missing and extra."""
+    if keys is None or not isinstance(tree, dict):
+        return tree
+    if set(tree) != set(keys):
+        missing, extra = sorted(map(str, set(keys) - set(tree))), sorted(
+            map(str, set(tree) - set(keys)))
+        raise ValueError(f"{where}: the {what} dict has other keys than the parameters "
+                         f"(missing: {missing or 'none'}, extra: {extra or 'none'})")
+    return {k: tree[k] for k in keys}
+
+
+def _like(x: Any, w: Any, i: int, what: str, where: str) -> Any:
+    """Gradient or state ``x`` of parameter ``i`` checked to have w's size, in w's dtype."""
+    if x is None:
+        return None
+    if tuple(x.shape) != tuple(w.shape):
+        size = "x".join(map(str, w.shape)) or "1x1"
+        got = "x".join(map(str, x.shape)) or "1x1"
+        raise ValueError(f"{where}: {what} {i + 1} has size {got} but its parameter has size "
+                         f"{size}")
+    return x if x.dtype == w.dtype else x.astype(w.dtype)
 
 
 def _is_raw(x: Any) -> bool:

@@ -137,6 +137,35 @@ def test_bad_arguments_name_what_is_wrong():
         sgdmupdate("w", p, None)
 
 
+def test_gradients_must_fit_their_parameters_and_dicts_match_by_key():
+    f32 = np.float32
+    w, g = dlarray(np.zeros((2, 1), f32)), dlarray(np.ones((1, 3), f32))
+    for update in (lambda: sgdmupdate(w, g, None), lambda: adamupdate(w, g, None, None, 1),
+                   lambda: rmspropupdate(w, g, None)):
+        with pytest.raises(ValueError, match="grad 1 has size 1x3 but its parameter has size "
+                                             "2x1"):
+            update()
+    with pytest.raises(ValueError, match="state 1 has size 3 but its parameter has size 2x1"):
+        sgdmupdate(w, dlarray(np.ones((2, 1), f32)), dlarray(np.ones(3, f32)))
+    params = {"W": dlarray(np.zeros(2, f32)), "b": dlarray(np.zeros(2, f32))}
+    grads = {"b": dlarray(np.ones(2, f32)), "W": dlarray(np.full(2, 5, f32))}
+    new, vel = sgdmupdate(params, grads, None, 1.0, 0.0)
+    np.testing.assert_array_equal(host(new["W"]), [-5, -5])
+    np.testing.assert_array_equal(host(new["b"]), [-1, -1])
+    new, _ = sgdmupdate(new, grads, {"b": vel["b"], "W": vel["W"]}, 1.0, 0.5)
+    np.testing.assert_array_equal(host(new["W"]), [-12.5, -12.5])
+    with pytest.raises(ValueError, match=r"the grad dict has other keys than the parameters "
+                                         r"\(missing: \['b'\], extra: \['c'\]\)"):
+        sgdmupdate(params, {"W": grads["W"], "c": grads["b"]}, None)
+
+
+def test_float64_gradients_keep_float32_parameters_float32():
+    w32, g64 = np.zeros(2, np.float32), np.ones(2)
+    assert [x.dtype for x in sgdmupdate(w32, g64, None)] == [np.float32] * 2
+    assert [x.dtype for x in adamupdate(w32, g64, None, None, 1)] == [np.float32] * 3
+    assert [x.dtype for x in rmspropupdate(w32, g64, None)] == [np.float32] * 2
+
+
 def test_custom_loop_on_a_dlnetwork(xp):
     minidl.rng(0)
     net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), softmaxLayer()])
