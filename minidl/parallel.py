@@ -114,14 +114,30 @@ class _SingleThreadedBLAS:
                 controller = cls._get_controller()
                 cls._limiter = controller.limit(limits=1, user_api="blas") if controller else None
             cls._users += 1
+            _local.blas_depth = getattr(_local, "blas_depth", 0) + 1
 
     def __exit__(self, *exc: Any) -> None:
         cls = type(self)
         with cls._lock:
             cls._users -= 1
-            if cls._users == 0 and cls._limiter is not None:
-                cls._limiter.restore_original_limits()
-                cls._limiter = None
+            _local.blas_depth -= 1
+            if cls._users == 0:
+                cls._restore()
+
+    @classmethod
+    def _restore(cls) -> None:
+        if cls._limiter is not None:
+            cls._limiter.restore_original_limits()
+            cls._limiter = None
+
+    @classmethod
+    def after_fork(cls) -> None:
+        """In a forked child only the forking thread lives on: the lock may have been held by
+        another thread, and only this thread's entries will ever be left."""
+        cls._lock = threading.Lock()
+        cls._users = getattr(_local, "blas_depth", 0)
+        if cls._users == 0:
+            cls._restore()
 
     @classmethod
     def possible(cls) -> bool:
@@ -184,8 +200,17 @@ _idle_lock = threading.Lock()
 _idle: list[_Worker] = []  # workers not running a part now; more are made when all are busy
 
 
-if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's worker threads
-    os.register_at_fork(after_in_child=_idle.clear)
+def _after_fork() -> None:
+    """A forked child has none of the parent's worker threads, and none of its locks may be
+    held by a thread that no longer exists there."""
+    global _idle_lock
+    _idle_lock = threading.Lock()
+    _idle.clear()
+    _SingleThreadedBLAS.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _take_workers(k: int) -> list[_Worker]:
@@ -199,8 +224,8 @@ def in_parallel(fn: Callable[[Any], Any], parts: Sequence[Any]) -> list:
     calling thread, the others on worker threads, BLAS on one thread meanwhile. Each part's
     result is what ``fn`` gives alone; the first exception raised (in part order) is re-raised
     after all parts have finished."""
-    if len(parts) == 1:
-        return [fn(parts[0])]
+    if len(parts) <= 1:
+        return [fn(part) for part in parts]
     workers = _take_workers(len(parts) - 1)
     with _SingleThreadedBLAS():
         for worker, part in zip(workers, parts[1:]):

@@ -302,6 +302,46 @@ def test_in_parallel_works_in_a_forked_child(monkeypatch):
     assert queue.get(timeout=5) == [2, 4]
 
 
+def _blas_users_in_child(queue):
+    result = parallel.in_parallel(lambda x: x * 2, [1, 2])
+    queue.put((result, parallel._SingleThreadedBLAS._users, parallel.in_parallel(len, [])))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork (POSIX)")
+def test_a_fork_while_another_thread_splits_leaves_the_child_clean(monkeypatch):
+    # the parent's other thread holds the BLAS limit at the fork; it does not exist in the
+    # child, so the child must not keep its count (BLAS would stay on one thread for good)
+    import multiprocessing
+
+    monkeypatch.setenv("MINIDL_THREADS", "2")
+    started, release = threading.Event(), threading.Event()
+
+    def part(i):
+        if i == 0:
+            started.set()
+            release.wait(30)
+        return i
+
+    splitter = threading.Thread(target=parallel.in_parallel, args=(part, [0, 1]))
+    splitter.start()
+    try:
+        assert started.wait(30) and parallel._SingleThreadedBLAS._users == 1
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=_blas_users_in_child, args=(queue,))
+        child.start()
+        child.join(timeout=60)
+        alive = child.is_alive()
+        if alive:
+            child.kill()
+        assert not alive, "the forked child hung"
+        assert queue.get(timeout=5) == ([2, 4], 0, [])
+    finally:
+        release.set()
+        splitter.join()
+    assert parallel._SingleThreadedBLAS._users == 0
+
+
 def test_split_normalization_with_constant_scale_and_offset(splitting, monkeypatch):
     # only X is differentiated: the chunks have no parameter gradients to add up
     offset = np.linspace(-1, 1, 6).astype(np.float32)
