@@ -8,8 +8,10 @@ single H x W x C x N float32 array, the layout the trainer consumes.
 from __future__ import annotations
 
 import glob
+import numbers
 import os
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,11 +88,25 @@ class ImageDatastore:
         names, counts = np.unique(self._labels, return_counts=True)
         return {str(k): int(v) for k, v in zip(names, counts, strict=True)}
 
-    def subset(self, indices: Iterable[int]) -> ImageDatastore:
-        """A new datastore with the files (and labels) at `indices`, in that order."""
-        idx = np.asarray(list(indices), dtype=np.intp)
+    def subset(self, indices: Iterable[int] | Iterable[bool]) -> ImageDatastore:
+        """A new datastore with the files (and labels) at `indices` (0-based, in that order),
+        or where a logical vector of one value per file is true (MATLAB's subset)."""
+        idx = self._indices(indices)
         labels = None if self._labels is None else self._labels[idx]
         return ImageDatastore([self.Files[i] for i in idx], labels, self.FileExtensions)
+
+    def _indices(self, indices: Any) -> np.ndarray:
+        given = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
+        n = len(self.Files)
+        if given.dtype.kind == "b":
+            if given.shape != (n,):
+                raise ValueError(f"subset: a logical vector needs one value per file ({n}), got "
+                                 f"{given.size}")
+            return np.flatnonzero(given)
+        if given.size and (given.dtype.kind not in "iu" or given.min() < 0 or given.max() >= n):
+            raise ValueError(f"subset: indices must be integers from 0 to {n - 1} (0-based) or "
+                             f"a logical vector, got {given.ravel()[:5].tolist()}")
+        return given.astype(np.intp).ravel()
 
     def splitEachLabel(
         self, *args: float | int | str, seed: int | None = None
@@ -336,8 +352,11 @@ def _parse_size(image_size: Sequence[int] | None) -> tuple[int | None, int | Non
     """(h, w, c) from None, (h, w) or (h, w, c); c must be 1 or 3."""
     if image_size is None:
         return None, None, None
-    size = tuple(int(s) for s in image_size)
-    if len(size) not in (2, 3) or min(size) < 1 or (len(size) == 3 and size[2] not in (1, 3)):
+    whole = [isinstance(s, numbers.Integral) or (isinstance(s, numbers.Real) and float(s)
+                                                  .is_integer()) for s in image_size]
+    size = tuple(int(s) for s, ok in zip(image_size, whole) if ok)
+    if not all(whole) or len(size) not in (2, 3) or min(size) < 1 \
+            or (len(size) == 3 and size[2] not in (1, 3)):
         raise ValueError(
             f"image_size must be (height, width) or (height, width, channels) with channels 1 "
             f"or 3, got {tuple(image_size)!r}"

@@ -350,8 +350,9 @@ class CheckpointWriter:
 
     def due(self, record: dict) -> bool:
         it = record["Iteration"]
-        if it <= 0:
-            return False
+        loss = record.get("TrainingLoss")
+        if it <= 0 or (loss is not None and not math.isfinite(loss)):
+            return False  # a non-finite loss stops training before the update: nothing new
         if self.unit == "iteration":
             return it % self.frequency == 0
         return bool(record.get("EpochEnd")) and record["Epoch"] % self.frequency == 0

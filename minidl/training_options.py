@@ -85,8 +85,10 @@ def _validation_data(name: str, v: Any) -> Any:
     if isinstance(v, tuple | list) and len(v) != 2:
         raise ValueError(f"{name} must be a pair (X, T) or a datastore, "
                          f"got a sequence of {len(v)} items.")
-    if isinstance(v, str | numbers.Number | np.ndarray) or hasattr(v, "__cuda_array_interface__"):
-        raise ValueError(f"{name} must be a pair (X, T) or a datastore, got {format_value(v)}.")
+    datastore = hasattr(v, "read_all") and not hasattr(v, "shape")
+    if not isinstance(v, tuple | list) and not datastore:
+        shown = format_value(v) if isinstance(v, str | numbers.Number) else type(v).__name__
+        raise ValueError(f"{name} must be a pair (X, T) or a datastore, got {shown}.")
     return v
 
 

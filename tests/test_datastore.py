@@ -120,6 +120,19 @@ def test_read_all_resizes_to_rgb_and_grayscale(tree):
     assert ds.read_images([12, 16]).shape == (12, 16, 3, 8)
 
 
+def test_subset_takes_indices_or_a_logical_vector(tree):
+    ds = labeled(tree)
+    dogs = ds.subset(ds.Labels == "dogs")
+    assert len(dogs.Files) == 4 and set(dogs.Labels) == {"dogs"}
+    assert ds.subset([3, 0]).Files == [ds.Files[3], ds.Files[0]]
+    with pytest.raises(ValueError, match="one value per file"):
+        ds.subset(np.array([True, False]))
+    with pytest.raises(ValueError, match="indices must be integers from 0 to 7"):
+        ds.subset([-1])
+    with pytest.raises(ValueError, match="image_size must be"):
+        ds.read_all((2.7, 3))
+
+
 def test_read_all_without_size_keeps_original_pixels(tree):
     ds = imageDatastore(tree / "dogs")
     x, labels = ds.read_all()

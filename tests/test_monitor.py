@@ -130,3 +130,8 @@ def test_checkpoint_writer_names_and_frequency(tmp_path):
     for it in range(1, 8):
         per_iter.update({"Iteration": it, "Epoch": 1}, None)
     assert [os.path.basename(p).split("__")[1] for p in per_iter.paths] == ["3", "6"]
+    stopped = CheckpointWriter(str(tmp_path / "ck3"), frequency=1, unit="iteration",
+                               save=lambda net, path: None)
+    for it, loss in [(1, 0.5), (2, math.inf), (3, math.nan)]:  # the last two skip the update
+        stopped.update({"Iteration": it, "Epoch": 1, "TrainingLoss": loss}, None)
+    assert [os.path.basename(p).split("__")[1] for p in stopped.paths] == ["1"]

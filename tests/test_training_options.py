@@ -123,8 +123,9 @@ def test_values_are_normalised():
 def test_validation_data_and_output_fcn_stored_as_given():
     x, t = np.zeros((2, 2, 1, 3)), np.zeros(3)
 
-    class Datastore:
-        pass
+    class Datastore:  # what trainnet reads a datastore with
+        def read_all(self, image_size):
+            return x, t
 
     ds = Datastore()
     assert trainingOptions("sgdm", ValidationData=(x, t)).ValidationData[0] is x
@@ -217,6 +218,8 @@ def test_odd_pairs_and_duplicates():
     ("sgdm", "InputDataFormats", "SSXB", 'InputDataFormats must be "auto" or a format'),
     ("sgdm", "TargetDataFormats", "CCB", "at most one each of C, B and T"),
     ("sgdm", "ValidationData", (1, 2, 3), r"ValidationData must be a pair \(X, T\) or a datastore"),
+    ("sgdm", "ValidationData", {"X": 1, "T": 2}, r"must be a pair \(X, T\) or a datastore, got "
+     r"dict"),
     ("sgdm", "ValidationData", np.zeros(3), r"ValidationData must be a pair \(X, T\)"),
     ("sgdm", "CheckpointPath", 3, "CheckpointPath must be a character vector or string"),
     ("sgdm", "SequenceLength", 0, "SequenceLength must be 'longest', 'shortest' or a positive"),
