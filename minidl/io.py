@@ -297,8 +297,10 @@ def _read_archive(path: str) -> dict[str, np.ndarray]:
             with archive:
                 return {name: archive[name] for name in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        reason = "it holds Python objects, which are never unpickled" \
+            if "allow_pickle" in str(err) else str(err)  # not NumPy's advice to allow them
         raise ValueError(f"load: '{path}' is not a valid minidl network file (corrupt, "
-                         f"truncated or another kind of file): {err}") from None
+                         f"truncated or another kind of file): {reason}") from None
 
 
 def _rebuild(structure: dict, arrays: dict[str, np.ndarray]) -> dlnetwork:

@@ -367,7 +367,8 @@ class dlnetwork:
     def predict(self, X: Any) -> dlarray:
         """The network's output in inference mode (batch norm uses trained statistics, no
         dropout). X: a formatted dlarray or raw data in MATLAB layout (H x W x C x N images,
-        C x N features). The result is a formatted dlarray ("CB" after fully connected layers).
+        N x numFeatures features). The result is a formatted dlarray ("CB" after fully
+        connected layers).
         """
         X = self._prepare(X, "predict")
         with parallel.scope():  # the layers' ops may use several threads (minidl.parallel)

@@ -84,8 +84,9 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
     """Train a network; returns ``(net, info)`` (MATLAB's ``[net, info] = trainnet(...)``).
 
     ``trainnet(X, T, layers_or_net, lossFcn, options)`` or ``trainnet(datastore, net, lossFcn,
-    options)``. X is numeric in MATLAB layout (H x W x C x N images, C x N features, or as
-    ``options.InputDataFormats`` says); T holds class labels (classes = sorted unique labels,
+    options)``. X is numeric in MATLAB layout (H x W x C x N images, N x numFeatures features
+    with one row per observation, or the layout ``options.InputDataFormats`` names, such as
+    "CB" for numFeatures x N); T holds class labels (classes = sorted unique labels,
     stored in ``net.ClassNames``) or numeric targets (N x K, or the output's MATLAB layout).
     lossFcn is "crossentropy", "mse", "binary-crossentropy" or a callable ``(Y, T) -> loss``.
     The caller's network is not modified.

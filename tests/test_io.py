@@ -153,7 +153,7 @@ def _structure(path):
     ("unknown_class", "layer class 'EvilLayer' is not registered"),
     ("dunder", "invalid property name '__class__'"),
     ("missing_array", "is invalid (altered or corrupt)"),
-    ("pickled", "is not a valid minidl network file"),
+    ("pickled", "holds Python objects, which are never unpickled"),
     ("tag", "unexpected object"),
 ])
 def test_bad_files_are_value_errors_that_say_so(tmp_path, damage, message):
@@ -190,6 +190,7 @@ def test_bad_files_are_value_errors_that_say_so(tmp_path, damage, message):
     with pytest.raises(ValueError) as info:
         load(path)
     assert message in str(info.value)
+    assert "allow_pickle" not in str(info.value)  # never the advice to unpickle it
     assert not isinstance(info.value, zipfile.BadZipFile)
 
 

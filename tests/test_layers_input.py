@@ -106,7 +106,7 @@ def test_prepare_labels_raw_data_in_matlab_layout(xp):
     assert X.fmt == "SSCB" and X.shape == (2, 3, 1, 4) and X.dtype == np.float32
     assert layer.prepare(np.zeros((2, 3))).shape == (2, 3, 1, 1)  # one grayscale image
     assert layer.prepare(dlarray(np.zeros((2, 3, 1)), "SSC")).fmt == "SSCB"
-    assert featureInputLayer(3).prepare(np.zeros((3, 5))).fmt == "CB"
+    assert featureInputLayer(3).prepare(np.zeros((5, 3))).shape == (3, 5)
     with pytest.raises(ValueError, match=r"layer '' \(Image Input\) expects input of size "
                                          r"2x3x1 \(height x width x channels x observations\), "
                                          r"got 3x2x1"):
@@ -128,9 +128,12 @@ def test_raw_feature_data_is_one_row_per_observation_as_in_matlab(xp, rng):
     column = featureInputLayer(1).prepare(dev(xp, data[:, 0]))  # one feature, 5 observations
     assert column.shape == (1, 5)
     assert layer.prepare(dlarray(dev(xp, data.T), "CB")).shape == (3, 5)  # a format is kept
+    with pytest.raises(ValueError, match=r"expects raw data of size N x 3 \(observations x "
+                                         r"features, one row per observation\), got 3x5"):
+        layer.prepare(dev(xp, data.T))
     with pytest.raises(ValueError, match=r"expects input of size 3 \(features x observations\)"
                                          r", got 5"):
-        layer.predict(layer.prepare(dev(xp, data.T)))
+        layer.predict(layer.prepare(dlarray(dev(xp, data.T), "BC")))
     with pytest.raises(ValueError, match=r"at most 2 dimensions \(observations x features\)"):
         layer.prepare(dev(xp, data[None]))
 

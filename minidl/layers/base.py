@@ -339,6 +339,7 @@ def setLearnRateFactor(layer: Layer, parameterName: str, factor: float) -> Layer
 
 
 def getLearnRateFactor(layer: Layer, parameterName: str) -> float:
+    """The learn-rate factor of parameter ``parameterName`` (e.g. "Weights") of ``layer``."""
     _stem(layer, parameterName)
     return layer.factors(parameterName)[0]
 
@@ -351,6 +352,7 @@ def setL2Factor(layer: Layer, parameterName: str, factor: float) -> Layer:
 
 
 def getL2Factor(layer: Layer, parameterName: str) -> float:
+    """The L2 regularization factor of parameter ``parameterName`` of ``layer``."""
     _stem(layer, parameterName)
     return layer.factors(parameterName)[1]
 

@@ -141,6 +141,12 @@ class _InputLayer(Layer):
             return dlarray(X, self.fmt)
         if X.ndim == 1:
             X = X.reshape(1, -1) if X.shape[0] == self.sample_size[0] else X.reshape(-1, 1)
+        if X.shape[1] != self.sample_size[0]:
+            n = self.sample_size[0]
+            raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects raw data of size "
+                             f"N x {n} (observations x features, one row per observation), got "
+                             f"{size_x(X.shape)}; give a formatted dlarray (e.g. dlarray(X, "
+                             "\"CB\")) for data with the features in columns")
         return dlarray(X, "BC")
 
     def _normalize(self, X: dlarray) -> dlarray:
