@@ -141,15 +141,16 @@ def _update(params: Any, grad: Any, states: list, step: Step, learn_rate: float,
             factors: Sequence[float] | None, where: str) -> tuple:
     """Flatten params, grads and states; run ``step`` per parameter; rebuild every container."""
     leaves, fmts, rebuild, rebuild_state = _split_params(params, where)
-    n, keys = len(leaves), _keys(params)
+    n, keys, names = len(leaves), _keys(params), _names(params)
+    names = names if names is not None and len(names) == n else None  # nested: by number
     grads = _raw_leaves(_by_keys(grad, keys, "grad", where), n, "grad", where)
     state_leaves = [_raw_leaves(_by_keys(s, keys, "state", where), n, "state", where)
                     if s is not None else [None] * n for s in states]
     rates = _rates(learn_rate, factors, n, where)
     new_params, new_states = [], [[] for _ in states]
     for i, (w, g) in enumerate(zip(leaves, grads)):
-        g, *st = (_like(x, w, i, what, where) for x, what in
-                  [(g, "grad"), *((s[i], "state") for s in state_leaves)])
+        g, *st = (_like(x, w, f"{what} {i + 1}{names[i] if names else ''}", where)
+                  for x, what in [(g, "grad"), *((s[i], "state") for s in state_leaves)])
         out = step(w, g, *st, rates[i])
         new_params.append(out[0])
         for acc, value in zip(new_states, out[1:]):
@@ -175,15 +176,25 @@ def _by_keys(tree: Any, keys: list | None, what: str, where: str) -> Any:
     return {k: tree[k] for k in keys}
 
 
-def _like(x: Any, w: Any, i: int, what: str, where: str) -> Any:
-    """Gradient or state ``x`` of parameter ``i`` checked to have w's size, in w's dtype."""
+def _names(params: Any) -> list[str] | None:
+    """How an error names each parameter: `` (layer 'fc', parameter 'Weights')`` for the rows
+    of a network's or table's Learnables, `` ('W')`` for the keys of a dict, else None."""
+    table = params.Learnables if _is_network(params) else params
+    if hasattr(table, "Layer") and hasattr(table, "Parameter"):
+        return [f" (layer '{layer}', parameter '{name}')"
+                for layer, name, value in zip(table.Layer, table.Parameter, table.Value)
+                if value is not None]
+    return [f" ({key!r})" for key in params] if isinstance(params, dict) else None
+
+
+def _like(x: Any, w: Any, what: str, where: str) -> Any:
+    """Gradient or state ``x`` (``what``) checked to have w's size, used in w's dtype."""
     if x is None:
         return None
     if tuple(x.shape) != tuple(w.shape):
         size = "x".join(map(str, w.shape)) or "1x1"
         got = "x".join(map(str, x.shape)) or "1x1"
-        raise ValueError(f"{where}: {what} {i + 1} has size {got} but its parameter has size "
-                         f"{size}")
+        raise ValueError(f"{where}: {what} has size {got} but its parameter has size {size}")
     return x if x.dtype == w.dtype else x.astype(w.dtype)
 
 

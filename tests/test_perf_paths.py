@@ -163,7 +163,8 @@ def test_solver_update_with_a_gradient_of_the_wrong_size_still_fails_clearly():
     net = _small_net()
     values = list(net.Learnables.Value)
     values[0] = dlarray(np.ones((4, 2, 3), np.float32))  # broadcasts against 2x3
-    with pytest.raises(ValueError, match="parameter 'Weights' has size 2x3"):
+    with pytest.raises(ValueError, match=r"grad 1 \(layer 'fc_1', parameter 'Weights'\) has size "
+                                         r"4x2x3 but its parameter has size 2x3"):
         sgdmupdate(net, net.Learnables.with_values(values), None)
 
 
