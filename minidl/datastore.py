@@ -216,6 +216,8 @@ def splitEachLabel(
             randomized = True
         else:
             parts.append(arg)
+    if len(ds) == 0:
+        raise ValueError("splitEachLabel: the datastore has no files to split")
     groups = _label_groups(ds)
     rng = np.random.default_rng(seed) if randomized else None
     counts = _split_counts(parts, groups)

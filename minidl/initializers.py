@@ -89,6 +89,8 @@ def fans(sz: Size) -> tuple[int, int]:
     """MATLAB's (fanIn, fanOut) for a weight size: fh x fw x C x F filters give (fh*fw*C, fh*fw*F);
     an Out x In matrix gives (In, Out)."""
     sz = tuple(sz)
+    if len(sz) < 2:
+        raise ValueError(f"a weight size needs at least 2 dimensions (Out x In), got {sz}")
     if len(sz) == 2:
         return sz[1], sz[0]
     receptive = math.prod(sz[:-2])
@@ -119,11 +121,13 @@ def initialize(initializer: str | Callable, sz: Size, fan_in: int | None = None,
     sz = tuple(int(n) for n in sz)
     if callable(initializer):
         return _from_callable(initializer, sz, name)
-    if fan_in is None or fan_out is None:
-        fan_in, fan_out = fans(sz)
+    def fan(i: int) -> int:  # only glorot and he need them (and a size of 2-D or more)
+        given = (fan_in, fan_out)[i]
+        return fans(sz)[i] if given is None else given
+
     makers = {
-        "glorot": lambda: glorot(sz, fan_in, fan_out),
-        "he": lambda: he(sz, fan_in),
+        "glorot": lambda: glorot(sz, fan(0), fan(1)),
+        "he": lambda: he(sz, fan(0)),
         "narrow-normal": lambda: narrow_normal(sz),
         "orthogonal": lambda: orthogonal(sz),
         "zeros": lambda: zeros(sz),

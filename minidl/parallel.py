@@ -51,10 +51,7 @@ def thread_count() -> int:
     can be kept to one thread meanwhile, else 1."""
     value = os.environ.get(THREADS_VARIABLE, "").strip()
     if value:
-        try:
-            n = int(value)
-        except ValueError:
-            n = 0
+        n = int(value) if value.isdigit() else 0  # not int(): it reads "2_0" as 20
         if n < 1:
             raise ValueError(f"the environment variable {THREADS_VARIABLE} must be a positive "
                              f"integer (1 turns splitting work over threads off), got "

@@ -131,6 +131,8 @@ def test_subset_takes_indices_or_a_logical_vector(tree):
         ds.subset([-1])
     with pytest.raises(ValueError, match="image_size must be"):
         ds.read_all((2.7, 3))
+    with pytest.raises(ValueError, match="the datastore has no files to split"):
+        ds.subset([]).splitEachLabel(0.5)
 
 
 def test_read_all_without_size_keeps_original_pixels(tree):

@@ -25,6 +25,9 @@ from .conftest import host
 def test_fans_follow_matlab_for_filters_and_matrices():
     assert fans((5, 5, 3, 20)) == (5 * 5 * 3, 5 * 5 * 20)
     assert fans((10, 2880)) == (2880, 10)
+    with pytest.raises(ValueError, match=r"at least 2 dimensions \(Out x In\), got \(3,\)"):
+        initialize("glorot", (3,))
+    assert initialize("zeros", (3,)).shape == (3,)  # needs no fans
 
 
 def test_glorot_is_uniform_with_variance_2_over_fan_sum(xp):

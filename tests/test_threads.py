@@ -162,7 +162,7 @@ def test_thread_count_from_the_environment(threads, monkeypatch):
     assert parallel.thread_count() == 3
     threads("1")
     assert parallel.thread_count() == 1
-    for bad in ("0", "two", "-1"):
+    for bad in ("0", "two", "-1", "2_0", "1.5"):
         threads(bad)
         with pytest.raises(ValueError, match="MINIDL_THREADS must be a positive integer"):
             parallel.thread_count()
