@@ -231,9 +231,13 @@ def in_parallel(fn: Callable[[Any], Any], parts: Sequence[Any]) -> list:
             first = (True, _inside(fn, parts[0]))
         except BaseException as err:
             first = (False, err)
-        results = [first, *(worker.finish() for worker in workers)]
-    with _idle_lock:
-        _idle.extend(workers)
+        results = [first]
+        try:
+            for worker in workers:
+                results.append(worker.finish())
+        finally:  # a Ctrl+C while waiting: only the workers that are done can be used again
+            with _idle_lock:
+                _idle.extend(workers[:len(results) - 1])
     for ok, value in results:
         if not ok:
             raise value

@@ -350,3 +350,24 @@ def test_split_normalization_with_constant_scale_and_offset(splitting, monkeypat
                          monkeypatch=monkeypatch)
     assert max(splitting) > 1
     assert_close(got, ref)
+
+
+def test_ctrl_c_while_waiting_keeps_the_finished_workers(monkeypatch):
+    real_finish, calls = parallel._Worker.finish, []
+
+    def finish(self):
+        result = real_finish(self)
+        calls.append(self)
+        if len(calls) == 2:  # the second worker's result arrives with a Ctrl+C
+            raise KeyboardInterrupt
+        return result
+
+    parallel.in_parallel(lambda i: i, [0, 1, 2, 3])  # make sure three idle workers exist
+    idle = len(parallel._idle)
+    monkeypatch.setattr(parallel._Worker, "finish", finish)
+    with pytest.raises(KeyboardInterrupt):
+        parallel.in_parallel(lambda i: i, [0, 1, 2, 3])
+    monkeypatch.setattr(parallel._Worker, "finish", real_finish)
+    assert len(parallel._idle) == idle - 3 + 1  # the first worker is back; the others are not
+    assert parallel._SingleThreadedBLAS._users == 0
+    assert parallel.in_parallel(lambda i: i * 2, [1, 2, 3, 4]) == [2, 4, 6, 8]
