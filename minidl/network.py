@@ -27,7 +27,7 @@ import numpy as np
 
 from . import parallel
 from ._matlab import format_properties, parse_name_value
-from .backend import active_module, array_module, to_module, tune_malloc
+from .backend import active_module, array_module, generator, to_module, tune_malloc
 from .dlarray import dlarray
 from .layers.base import Layer, LayerArray, move_params, size_x
 from .layers.conv import MaxPooling2DLayer
@@ -115,6 +115,40 @@ def _cell(v: Any) -> str:
     if isinstance(v, dlarray):
         return f"{{{size_x(v.shape)} dlarray}}"
     return str(v)
+
+
+def _check_set_values(layer: Layer, size: tuple[int, ...], fmt: str) -> None:
+    """Learnables and state set before initialization (``net.Learnables = ...``) must have the
+    sizes that initializing ``layer`` for input of ``size`` would give them: a copy of the layer
+    without them is initialized (the random generator is put back after, so seeded weights stay
+    the same) and the sizes are compared; a ValueError names the layer and the parameter. A
+    layer that cannot initialize without its values (a custom layer that sets them itself) is
+    not checked here."""
+    names = (*type(layer).learnables, *type(layer).states)
+    preset = {name: getattr(layer, name) for name in names
+              if getattr(layer, name, None) is not None}
+    if not preset:
+        return
+    probe = copy.copy(layer)
+    for name in preset:
+        object.__setattr__(probe, name, None)
+    state = generator().bit_generator.state
+    try:
+        probe.initialize(size, fmt)
+    except Exception:  # a custom layer may need its own values to initialize: no check then
+        return
+    finally:
+        generator().bit_generator.state = state
+    for name, value in preset.items():  # singleton dimensions aside: a layer reshapes C values
+        needed = getattr(probe, name)
+        if needed is not None and _squeezed(value.shape) != _squeezed(needed.shape):
+            raise ValueError(f"layer '{layer.Name}' ({layer.type_name}) has {name} of size "
+                             f"{size_x(value.shape)}, but its input (size {size_x(size)}, format "
+                             f"'{fmt}') needs {name} of size {size_x(needed.shape)}.")
+
+
+def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(n for n in shape if n != 1)
 
 
 # ---- naming -------------------------------------------------------------------------------------
@@ -206,6 +240,7 @@ class dlnetwork:
                              "use Initialize=False.")
         xp = active_module()
         for layer in rest:
+            _check_set_values(layer, tuple(size), fmt)
             size, fmt = layer.initialize(tuple(size), fmt)
             move_params(layer, xp)  # given values (e.g. NumPy weights) join the active backend
             self._activations.append((tuple(size), fmt))

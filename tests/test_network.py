@@ -270,3 +270,20 @@ def test_importing_minidl_does_not_import_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_values_set_before_initialization_must_fit_the_input():
+    u = dlnetwork([featureInputLayer(4), fullyConnectedLayer(3, Name="fc")], Initialize=False)
+    u.Learnables = u.Learnables.with_values([np.zeros((5, 7), np.float32), None])
+    with pytest.raises(ValueError, match=r"layer 'fc' \(Fully Connected\) has Weights of size "
+                                         r"5x7, but its input \(size 4x1, format 'CB'\) needs "
+                                         r"Weights of size 3x4"):
+        u.initialize()
+    u = dlnetwork([featureInputLayer(4), fullyConnectedLayer(3, Name="fc")], Initialize=False)
+    u.Learnables = u.Learnables.with_values([np.ones((3, 4), np.float32), None])
+    minidl.rng(0)
+    net = u.initialize()  # a fitting value is kept, and the random draws are those of no check
+    np.testing.assert_array_equal(net.Learnables.Value[0].extractdata(), np.ones((3, 4)))
+    minidl.rng(0)
+    bias = minidl.initializers.initialize("zeros", (3, 1))
+    np.testing.assert_array_equal(net.Learnables.Value[1].extractdata(), bias)
