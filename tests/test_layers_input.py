@@ -138,6 +138,12 @@ def test_raw_feature_data_is_one_row_per_observation_as_in_matlab(xp, rng):
         layer.prepare(dev(xp, data[None]))
 
 
+def test_a_grayscale_mean_image_may_drop_its_channel_dimension():
+    layer = imageInputLayer([4, 5], Mean=np.arange(20.0).reshape(4, 5))  # MATLAB's mean(X, 4)
+    assert layer.Mean.shape == (4, 5, 1)
+    np.testing.assert_array_equal(layer.Mean[..., 0], np.arange(20.0).reshape(4, 5))
+
+
 def test_bad_statistics_name_the_constructor_and_the_option():
     with pytest.raises(ValueError, match="imageInputLayer: Mean must be numeric, got 'abc'"):
         imageInputLayer([4, 4, 3], Mean="abc")

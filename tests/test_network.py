@@ -260,8 +260,11 @@ def test_analyze_network_accepts_layer_arrays_and_draws_a_figure():
     assert type(figure).__name__ == "Figure"
     import matplotlib.pyplot as plt
     plt.close(figure)
-    with pytest.raises(ValueError, match="Plots must be one of 'none', 'figure'"):
+    with pytest.raises(ValueError, match="analyzeNetwork: Plots must be one of 'none', 'figure'"):
         analyzeNetwork(tiny_layers(), Plots="window")
+    assert repr(analyzeNetwork(tiny_layers(), "Plots", "none")) == repr(info)  # MATLAB's form
+    headless = analyzeNetwork([fullyConnectedLayer(3)], dlarray(np.ones((4, 2), np.float32), "CB"))
+    assert headless.TotalLearnables == 3 * 4 + 3  # its input size came from the example
 
 
 def test_importing_minidl_does_not_import_matplotlib():

@@ -90,7 +90,8 @@ class _InputLayer(Layer):
         if a.size == channels:
             return a.reshape((1,) * (len(size) - 1) + (channels,) if len(size) > 1
                              else (channels, 1))
-        if a.size == math.prod(size) and len(size) > 1 and a.shape[:len(size)] == size:
+        padded = a.shape + (1,) * (len(size) - a.ndim)  # MATLAB drops trailing singletons
+        if a.size == math.prod(size) and len(size) > 1 and padded[:len(size)] == size:
             return a.reshape(size)
         raise ValueError(f"{name} must be a scalar, have one value per channel "
                          f"({channels}) or have the input size {size_x(size)}, got an array of "

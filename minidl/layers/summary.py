@@ -70,21 +70,26 @@ class NetworkAnalysis:
         return fig
 
 
-def analyzeNetwork(net: Any, *args: Any, Plots: str = "none") -> NetworkAnalysis:
+def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
     """Analyze a dlnetwork (or a Layer array / list of layers, built into a dlnetwork first).
 
-    ``Plots="none"`` (default) returns the analysis (``print`` it for the table);
-    ``Plots="figure"`` also draws it in ``info.Figure``. An uninitialized network is analyzed
-    through an initialized copy; one that cannot be initialized raises its error.
+    ``analyzeNetwork(net, X1, ..., Plots="none")``: example inputs X1, ... (formatted dlarrays)
+    give the input size of a network without an input layer, as in MATLAB. ``Plots="none"``
+    (default) returns the analysis (``print`` it for the table); ``Plots="figure"`` also draws
+    it in ``info.Figure``. An uninitialized network is analyzed through an initialized copy; one
+    that cannot be initialized raises its error.
     """
     from ..network import dlnetwork
 
-    plots = parse_name_value(args, {"Plots": Plots}, ["Plots"], "analyzeNetwork")["Plots"]
-    plots = check_choice("Plots", plots, ("none", "figure"))
+    examples = []
+    while args and not isinstance(args[0], str):
+        examples, args = [*examples, args[0]], args[1:]
+    plots = parse_name_value(args, kwargs, {"Plots": "none"}, "analyzeNetwork")["Plots"]
+    plots = check_choice("analyzeNetwork: Plots", plots, ("none", "figure"))
     if not isinstance(net, dlnetwork):
-        net = dlnetwork(net)
+        net = dlnetwork(net, *examples)
     elif not net.Initialized:
-        net = net.initialize()
+        net = net.initialize(*examples)
     rows, total = [], 0
     for layer, (size, fmt) in zip(net._layers, net._activations):
         params = [(name, getattr(layer, name)) for name in type(layer).learnables
