@@ -351,3 +351,15 @@ def test_layers_reject_the_wrong_input_naming_themselves(xp, rng):
     with pytest.raises(ValueError, match=r"layer 'f' \(Fully Connected\) expects 3 input "
                                          r"elements per observation, got 4"):
         fc.predict(dlarray(dev(xp, np.zeros((4, 2), np.float32)), "CB"))
+
+
+def test_given_batch_statistics_must_be_finite_and_the_variance_nonnegative():
+    with pytest.raises(ValueError, match=r"batchNormalizationLayer: TrainedVariance must be "
+                                         r"finite and nonnegative, got \[-1 -1\]"):
+        batchNormalizationLayer(TrainedVariance=-np.ones(2))
+    with pytest.raises(ValueError, match="TrainedMean must be finite, got"):
+        batchNormalizationLayer(TrainedMean=[np.nan, 0])
+    with pytest.raises(ValueError, match="TrainedVariance must be numeric, got 'x'"):
+        batchNormalizationLayer(TrainedVariance="x")
+    layer = batchNormalizationLayer(TrainedMean=np.zeros(2), TrainedVariance=np.ones(2))
+    np.testing.assert_array_equal(host(layer.TrainedVariance).ravel(), [1, 1])

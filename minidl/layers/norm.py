@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .._matlab import check_in_range, check_positive_int, check_positive_real, format_value
 from ..dlarray import dlarray
 from ..initializers import check_initializer, initialize
@@ -198,6 +200,22 @@ def _decay(name: str, v: Any) -> float:
     return check_in_range(name, v, 0, 1)
 
 
+def _statistic(name: str, v: Any) -> Any:
+    """A given TrainedMean or TrainedVariance, kept as given (sized at initialization), but
+    finite, and for the variance never negative (a square root of it divides the data)."""
+    if v is None:
+        return v
+    data = v.extractdata() if isinstance(v, dlarray) else v
+    try:
+        a = np.asarray(data.get() if hasattr(data, "get") else data, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric, got {format_value(v)}.") from None
+    if not np.all(np.isfinite(a)) or (name == "TrainedVariance" and np.any(a < 0)):
+        need = "finite and nonnegative" if name == "TrainedVariance" else "finite"
+        raise ValueError(f"{name} must be {need}, got {format_value(v)}.")
+    return v
+
+
 @register_layer
 class BatchNormalizationLayer(_NormalizationLayer):
     """Batch normalization: batch statistics in training (``forward``), which also update the
@@ -212,7 +230,7 @@ class BatchNormalizationLayer(_NormalizationLayer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(args, kwargs, {
             "MeanDecay": (0.1, _decay), "VarianceDecay": (0.1, _decay),
-            "TrainedMean": (None, lambda n, v: v), "TrainedVariance": (None, lambda n, v: v)})
+            "TrainedMean": (None, _statistic), "TrainedVariance": (None, _statistic)})
 
     def _initializer(self, name: str) -> Any:
         return {"TrainedMean": "zeros", "TrainedVariance": "ones"}.get(name) or \
