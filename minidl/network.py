@@ -322,6 +322,10 @@ class dlnetwork:
             old = getattr(layer, pname, None)
             if value is not None and not isinstance(value, dlarray):
                 value = dlarray(value)
+            if value is None and old is not None and self._initialized:
+                raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' cannot be "
+                                 "emptied in an initialized network; give a value of size "
+                                 f"{size_x(old.shape)}.")
             if old is not None and value is not None and tuple(value.shape) != tuple(old.shape):
                 raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' has size "
                                  f"{size_x(old.shape)}, but the new value has size "

@@ -290,3 +290,16 @@ def test_values_set_before_initialization_must_fit_the_input():
     minidl.rng(0)
     bias = minidl.initializers.initialize("zeros", (3, 1))
     np.testing.assert_array_equal(net.Learnables.Value[1].extractdata(), bias)
+
+
+def test_learnables_cannot_be_emptied_and_layers_without_them_say_so():
+    net = dlnetwork([featureInputLayer(4), fullyConnectedLayer(3, Name="fc")])
+    values = list(net.Learnables.Value)
+    with pytest.raises(ValueError, match="layer 'fc' parameter 'Weights' cannot be emptied in an "
+                                         "initialized network; give a value of size 3x4"):
+        net.Learnables = net.Learnables.with_values([None, values[1]])
+    X = dlarray(np.ones((4, 4, 2, 1), np.float32), "SSCB")
+    for layer, name in [(convolution2dLayer(3, 2), "Weights"), (fullyConnectedLayer(3), "Weights"),
+                        (minidl.layers.batchNormalizationLayer(), "Offset")]:
+        with pytest.raises(ValueError, match=f"has no {name}: initialize it first"):
+            layer.predict(X)

@@ -359,6 +359,14 @@ def getL2Factor(layer: Layer, parameterName: str) -> float:
 
 # ---- input checks used by predict ---------------------------------------------------------------
 
+def check_learnables(layer: Layer) -> None:
+    """A ValueError naming the layer when one of its learnables is not set (not initialized)."""
+    missing = [name for name in type(layer).learnables if getattr(layer, name, None) is None]
+    if missing:
+        raise ValueError(f"layer '{layer.Name}' ({layer.type_name}) has no {missing[0]}: "
+                         "initialize it first (in a dlnetwork, or net.initialize())")
+
+
 def check_input(layer: Layer, X: Any, formats: Sequence[str]) -> dlarray:
     """X, checked to be a dlarray in one of ``formats``; the error names the layer."""
     if not isinstance(X, dlarray):

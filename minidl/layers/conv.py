@@ -20,6 +20,7 @@ from .base import (
     auto_or_positive_int,
     check_channels,
     check_input,
+    check_learnables,
     name_option,
     parse_options,
     register_layer,
@@ -141,6 +142,7 @@ class Convolution2DLayer(Layer):
     def predict(self, X: dlarray) -> dlarray:
         check_input(self, X, ("SSCB",))
         check_channels(self, X, self.NumChannels)
+        check_learnables(self)
         return dlconv(X, self.Weights, self.Bias, Stride=self.Stride,
                       Padding=_padding_arg(self), DilationFactor=self.DilationFactor)
 

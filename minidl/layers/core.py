@@ -20,6 +20,7 @@ from .base import (
     Layer,
     auto_or_positive_int,
     check_input,
+    check_learnables,
     name_option,
     parse_options,
     register_layer,
@@ -101,6 +102,7 @@ class FullyConnectedLayer(Layer):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects {self.InputSize} "
                              f"input elements per observation, got {n_in} (input size "
                              f"{size_x(X.shape)}, format '{X.fmt}').")
+        check_learnables(self)
         return fullyconnect(X, self.Weights, self.Bias)
 
     def description(self) -> str:

@@ -21,6 +21,7 @@ from .base import (
     Spec,
     check_channels,
     check_input,
+    check_learnables,
     factor_options,
     name_option,
     parse_options,
@@ -101,6 +102,7 @@ class _NormalizationLayer(Layer):
         if not (isinstance(X, dlarray) and "C" in X.fmt):
             check_input(self, X, ("SSCB", "CB"))  # raises, naming the layer
         check_channels(self, X, self.NumChannels)
+        check_learnables(self)
         return X
 
     def description(self) -> str:
