@@ -363,3 +363,23 @@ def test_given_batch_statistics_must_be_finite_and_the_variance_nonnegative():
         batchNormalizationLayer(TrainedVariance="x")
     layer = batchNormalizationLayer(TrainedMean=np.zeros(2), TrainedVariance=np.ones(2))
     np.testing.assert_array_equal(host(layer.TrainedVariance).ravel(), [1, 1])
+
+
+def test_factor_accessors_take_a_network_and_a_layer_name():
+    net = minidl.dlnetwork([minidl.layers.featureInputLayer(4), fullyConnectedLayer(3, Name="fc")])
+    frozen = minidl.setLearnRateFactor(net, "fc", "Weights", 0)
+    assert minidl.getLearnRateFactor(frozen, "fc", "Weights") == 0
+    assert minidl.getLearnRateFactor(net, "fc", "Weights") == 1  # the caller's net is unchanged
+    assert minidl.getL2Factor(minidl.setL2Factor(net, "fc", "Bias", 0.5), "fc", "Bias") == 0.5
+    X = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    opts = minidl.trainingOptions("sgdm", MaxEpochs=2, Verbose=False)
+    trained, _ = minidl.trainnet(X, X[:, :3] * 2, frozen, "mse", opts)
+    np.testing.assert_array_equal(host(trained.Learnables.Value[0]),
+                                  host(frozen.Learnables.Value[0]))  # frozen: not trained
+    assert not np.array_equal(host(trained.Learnables.Value[1]), host(frozen.Learnables.Value[1]))
+    with pytest.raises(ValueError, match="the network has no layer named 'conv'; its layers are "
+                                         "'input', 'fc'"):
+        minidl.setLearnRateFactor(net, "conv", "Weights", 0)
+    with pytest.raises(TypeError, match=r"getL2Factor\(net, layerName, parameterName\) takes 3 "
+                                        r"arguments, got 2"):
+        minidl.getL2Factor(net, "fc")
