@@ -76,6 +76,8 @@ def parse_name_value(args: tuple, kwargs: dict, allowed: Mapping[str, Any] | Seq
 
 
 def _is_real(v: Any) -> bool:
+    if isinstance(v, np.ndarray) and v.ndim == 0:  # a 0-d array is its number
+        v = v.item()
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 

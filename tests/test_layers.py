@@ -383,3 +383,14 @@ def test_factor_accessors_take_a_network_and_a_layer_name():
     with pytest.raises(TypeError, match=r"getL2Factor\(net, layerName, parameterName\) takes 3 "
                                         r"arguments, got 2"):
         minidl.getL2Factor(net, "fc")
+
+
+def test_small_option_forms_work_and_errors_name_the_constructor():
+    assert dropoutLayer(np.array(0.25)).Probability == 0.25  # a 0-d array is its number
+    with pytest.raises(ValueError, match="convolution2dLayer: Weights must be a numeric array"):
+        minidl.layers.convolution2dLayer(3, 2, Weights="abc")
+    with pytest.raises(ValueError, match="batchNormalizationLayer: Scale must be a numeric array"):
+        batchNormalizationLayer(Scale="abc")
+    layers = minidl.layers.LayerArray([reluLayer(Name="a"), softmaxLayer(Name="b"),
+                                       reluLayer(Name="c")])
+    assert [layer.Name for layer in layers[[0, 2]]] == ["a", "c"]  # MATLAB's layers([1 3])

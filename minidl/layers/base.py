@@ -50,6 +50,8 @@ import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .._matlab import (
     PropertyGroup,
     check_nonneg_real,
@@ -87,7 +89,7 @@ def _check_name(value: Any) -> str:
     return str(value)
 
 
-def _as_param(name: str, value: Any) -> dlarray | None:
+def as_param(name: str, value: Any) -> dlarray | None:
     """A learnable or state value as a dlarray (None stays None: MATLAB's empty [])."""
     if value is None or isinstance(value, dlarray):
         return value
@@ -137,7 +139,7 @@ class Layer:
         if name == "Name":
             value = _check_name(value)
         elif name in type(self).learnables or name in type(self).states:
-            value = _as_param(name, value)
+            value = as_param(name, value)
         object.__setattr__(self, name, value)
 
     def __copy__(self) -> Layer:
@@ -231,9 +233,13 @@ class LayerArray(Sequence):
     def __len__(self) -> int:
         return len(self._layers)
 
-    def __getitem__(self, index: int | slice) -> Any:
+    def __getitem__(self, index: int | slice | Sequence[int]) -> Any:
+        """A layer (int), or a Layer array (slice, or a list of 0-based positions as in MATLAB's
+        ``layers([1 3])``)."""
         if isinstance(index, slice):
             return LayerArray(self._layers[index])
+        if isinstance(index, (list, tuple, np.ndarray)):
+            return LayerArray([self._layers[int(i)] for i in index])
         return self._layers[index]
 
     def __iter__(self) -> Iterator[Layer]:
@@ -308,7 +314,7 @@ def weight_options() -> Spec:
     return {"WeightsInitializer": ("glorot", lambda n, v: check_initializer(
                 n, v, WEIGHT_INITIALIZERS)),
             "BiasInitializer": ("zeros", lambda n, v: check_initializer(n, v, BIAS_INITIALIZERS)),
-            "Weights": (None, lambda n, v: v), "Bias": (None, lambda n, v: v),
+            "Weights": (None, as_param), "Bias": (None, as_param),
             **factor_options("Weight", "Bias")}
 
 

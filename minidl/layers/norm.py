@@ -19,6 +19,7 @@ from ..ops.norm import batchnorm, groupnorm, instancenorm, layernorm
 from .base import (
     Layer,
     Spec,
+    as_param,
     check_channels,
     check_input,
     check_learnables,
@@ -44,7 +45,7 @@ def _norm_options(extra: Spec) -> Spec:
 
     return {"Epsilon": (1e-5, check_positive_real), **extra,
             "ScaleInitializer": init("ones"), "OffsetInitializer": init("zeros"),
-            "Scale": (None, lambda n, v: v), "Offset": (None, lambda n, v: v),
+            "Scale": (None, as_param), "Offset": (None, as_param),
             **factor_options("Scale", "Offset"), **name_option()}
 
 
