@@ -204,6 +204,12 @@ def _targets(Y: Any, T: Any, where: str, fmt: str, data: Any) -> Any:
     return t.reshape(data.shape).astype(data.dtype, copy=False)
 
 
+def _scalar(total: Any, divisor: int, dtype: Any) -> Any:
+    """``total / divisor`` as a 0-d array of ``dtype`` (NumPy 1.x turns a float32 scalar divided
+    by an int into float64)."""
+    return (total / divisor).astype(dtype, copy=False)
+
+
 def _target_grad(g: Any, T: Any) -> Any:
     """dT in the targets' own shape and dtype (the loss is computed in Y's dtype)."""
     return g.reshape(T.shape).astype(T.dtype, copy=False)
@@ -246,11 +252,12 @@ def crossentropy(Y: Any, T: Any, *args: Any, ClassificationMode: str = "single-l
     y_safe = xp.maximum(data, eps)
     log_y = xp.log(y_safe)
     if mode == "single-label":
-        loss = -(t * log_y).sum() / factor
+        total = -(t * log_y).sum()
     else:
         one_minus = xp.maximum(1 - data, eps)
         log_1my = xp.log(one_minus)
-        loss = -(t * log_y + (1 - t) * log_1my).sum() / factor
+        total = -(t * log_y + (1 - t) * log_1my).sum()
+    loss = _scalar(total, factor, data.dtype)
 
     def backward(gy: Any, needs: tuple) -> tuple:
         g = gy / factor
@@ -278,7 +285,7 @@ def mse(Y: Any, T: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
     t = _targets(Y if isinstance(Y, dlarray) else dlarray(Y), T, where, fmt, data)
     n_obs = math.prod(n for n, label in zip(data.shape, fmt) if label == "B")
     diff = data - t
-    loss = (diff * diff).sum() / (2 * n_obs)
+    loss = _scalar((diff * diff).sum(), 2 * n_obs, data.dtype)
 
     def backward(gy: Any, needs: tuple) -> tuple:
         g = diff * (gy / n_obs)
