@@ -18,8 +18,9 @@ and differ only in which elements share one mean and one variance. This script s
   (f) the 7-layer example trained with no normalization and with each of the four.
 
 Run: python examples/normalization_tour.py [--fast] [--out FOLDER]
-Figures go to FOLDER (default docs/images). --fast (or MINIDL_FAST=1) uses little data and
-one epoch so that the test suite can run it in seconds; its numbers mean nothing.
+Figures go to FOLDER (default docs/images; with --fast, out/normalization_tour, so that a quick
+run never replaces the documentation's figures). --fast (or MINIDL_FAST=1) uses little data
+and one epoch so that the test suite can run it in seconds; its numbers mean nothing.
 docs/normalization.md explains the results.
 """
 
@@ -36,7 +37,7 @@ from minidl.ops.norm import channel_groups, normalization_axes
 FAST = "--fast" in sys.argv or os.environ.get("MINIDL_FAST") == "1"
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else \
-    ROOT / "docs" / "images"
+    Path("out") / "normalization_tour" if FAST else ROOT / "docs" / "images"
 OUT.mkdir(parents=True, exist_ok=True)
 
 KINDS = ("batch", "layer", "instance", "group")

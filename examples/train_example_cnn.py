@@ -25,6 +25,7 @@ progress plot and the trained network are written to FOLDER (default: out/).
 """
 
 import os
+import shutil
 import sys
 import time
 
@@ -78,7 +79,7 @@ net, info = dl.trainnet(XTrain, TTrain, layers, "crossentropy", options)
 # trainnet saves the training-progress figure as training-progress.png in the current folder;
 # keep it with the other results.
 plot_file = os.path.join(OUT, "train_example_cnn_progress.png")
-os.replace(info.PlotFile, plot_file)
+shutil.move(info.PlotFile, plot_file)  # not os.replace: OUT may be on another file system
 print(f"Training progress plot: {plot_file}")
 print()
 
