@@ -286,20 +286,25 @@ def _split_in_child(queue):
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork (POSIX)")
 def test_in_parallel_works_in_a_forked_child(monkeypatch):
-    import multiprocessing
-
     monkeypatch.setenv("MINIDL_THREADS", "2")
     assert parallel.in_parallel(lambda x: x + 1, [1, 2]) == [2, 3]  # the parent has workers
+    assert _in_forked_child(_split_in_child) == [2, 4]
+
+
+def _in_forked_child(target):
+    """What ``target(queue)`` puts on the queue in a forked child; fails if the child hangs."""
+    import multiprocessing
+
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    child = ctx.Process(target=_split_in_child, args=(queue,))
+    child = ctx.Process(target=target, args=(queue,))
     child.start()
     child.join(timeout=60)
     alive = child.is_alive()
     if alive:
         child.kill()
-    assert not alive, "in_parallel hung in a forked child (it waited on the parent's workers)"
-    assert queue.get(timeout=5) == [2, 4]
+    assert not alive, "the forked child hung (it waited on a thread or lock of the parent's)"
+    return queue.get(timeout=5)
 
 
 def _blas_users_in_child(queue):
@@ -311,8 +316,6 @@ def _blas_users_in_child(queue):
 def test_a_fork_while_another_thread_splits_leaves_the_child_clean(monkeypatch):
     # the parent's other thread holds the BLAS limit at the fork; it does not exist in the
     # child, so the child must not keep its count (BLAS would stay on one thread for good)
-    import multiprocessing
-
     monkeypatch.setenv("MINIDL_THREADS", "2")
     started, release = threading.Event(), threading.Event()
 
@@ -326,16 +329,7 @@ def test_a_fork_while_another_thread_splits_leaves_the_child_clean(monkeypatch):
     splitter.start()
     try:
         assert started.wait(30) and parallel._SingleThreadedBLAS._users == 1
-        ctx = multiprocessing.get_context("fork")
-        queue = ctx.Queue()
-        child = ctx.Process(target=_blas_users_in_child, args=(queue,))
-        child.start()
-        child.join(timeout=60)
-        alive = child.is_alive()
-        if alive:
-            child.kill()
-        assert not alive, "the forked child hung"
-        assert queue.get(timeout=5) == ([2, 4], 0, [])
+        assert _in_forked_child(_blas_users_in_child) == ([2, 4], 0, [])
     finally:
         release.set()
         splitter.join()
