@@ -591,6 +591,8 @@ def population_statistics(net: Any, X: Observations, batch: int) -> None:
 
     probe = copy.copy(net)
     layers = [layer for layer in probe._layers if isinstance(layer, BatchNormalizationLayer)]
+    if not layers:
+        return  # no statistics to compute: no pass over the data
     for layer in layers:
         layer.MeanDecay = layer.VarianceDecay = 1.0
     state = net.State
