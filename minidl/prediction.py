@@ -33,6 +33,7 @@ from .backend import (
     use_backend,
 )
 from .dlarray import canonical_format, channels_last, dlarray, from_channels_last
+from .layers.input import feature_rows
 from .parallel import MIN_CHUNK, chunk_bounds, in_parallel, thread_count
 
 __all__ = ["minibatchpredict", "scores2label", "testnet"]
@@ -130,8 +131,8 @@ def arrange(X: Any, formats: str, expected: str, size: tuple[int, ...], what: st
         X = _as_array(X, what)
     if X.ndim == len(fmt) - 1 and fmt.endswith("B"):
         X = X.reshape(X.shape + (1,))
-    elif X.ndim == 1 and fmt == "BC":
-        X = X.reshape((1, -1) if X.size == size[0] else (-1, 1))
+    elif fmt == "BC":
+        X = feature_rows(X, size[0])
     if X.ndim != len(fmt):
         raise ValueError(f"{what} has {X.ndim} dimensions (size {size_str(X.shape)}) but the "
                          f"data format {fmt!r} has {len(fmt)}: give {option} to say which "

@@ -49,6 +49,15 @@ def _options(default_norm: str) -> Spec:
             "Mean": stat, "StandardDeviation": stat, "Min": stat, "Max": stat, **name_option()}
 
 
+def feature_rows(X: Any, n_features: int) -> Any:
+    """Raw feature data as rows, MATLAB's way for a vector: one observation (1 x n) when it
+    has ``n_features`` values, else one feature of many observations (N x 1). Other arrays (or
+    dlarrays) come back as they are."""
+    if X.ndim != 1:
+        return X
+    return X.reshape(1, -1) if X.shape[0] == n_features else X.reshape(-1, 1)
+
+
 class _InputLayer(Layer):
     """Shared behaviour of the input layers: statistics, normalization, input checks."""
 
@@ -140,8 +149,7 @@ class _InputLayer(Layer):
         feature of many observations."""
         if self.fmt != "CB":
             return dlarray(X, self.fmt)
-        if X.ndim == 1:
-            X = X.reshape(1, -1) if X.shape[0] == self.sample_size[0] else X.reshape(-1, 1)
+        X = feature_rows(X, self.sample_size[0])
         if X.shape[1] != self.sample_size[0]:
             n = self.sample_size[0]
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects raw data of size "
@@ -182,11 +190,11 @@ class _InputLayer(Layer):
 
         ``X`` holds all training observations in the layer's format order (H x W x C x N for
         images, C x N for features, as a formatted dlarray has them; NumPy, or anything
-        ``np.asarray`` accepts). The statistics
-        are per channel (NormalizationDimension 'auto' or 'channel'), per element ('element') or
-        over everything ('all'): mean and the population standard deviation are accumulated in
-        float64 over chunks of observations (bounded memory), min and max directly, and stored as
-        float32. A zero standard deviation or range becomes 1 (constant inputs stay finite).
+        ``np.asarray`` accepts). The statistics are per channel (NormalizationDimension 'auto'
+        or 'channel'), per element ('element') or over everything ('all'): mean and the
+        population standard deviation are accumulated in float64 over chunks of observations
+        (bounded memory), min and max directly, and stored as float32. A zero standard deviation
+        or range becomes 1 (constant inputs stay finite).
         """
         needs = _NEEDS.get(self.Normalization) if isinstance(self.Normalization, str) else None
         if not needs:
