@@ -24,7 +24,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._matlab import check_in_range, check_nonneg_real, check_positive_int, check_positive_real
+from ._matlab import (
+    check_in_range,
+    check_nonneg_real,
+    check_positive_int,
+    check_positive_real,
+    size_str,
+)
 from .autodiff import tree_flatten
 from .backend import _module_of, array_module
 from .dlarray import dlarray
@@ -141,15 +147,14 @@ def _update(params: Any, grad: Any, states: list, step: Step, learn_rate: float,
             factors: Sequence[float] | None, where: str) -> tuple:
     """Flatten params, grads and states; run ``step`` per parameter; rebuild every container."""
     leaves, fmts, rebuild, rebuild_state = _split_params(params, where)
-    n, keys, names = len(leaves), _keys(params), _names(params)
-    names = names if names is not None and len(names) == n else None  # nested: by number
+    n, keys = len(leaves), _keys(params)
     grads = _raw_leaves(_by_keys(grad, keys, "grad", where), n, "grad", where)
     state_leaves = [_raw_leaves(_by_keys(s, keys, "state", where), n, "state", where)
                     if s is not None else [None] * n for s in states]
     rates = _rates(learn_rate, factors, n, where)
     new_params, new_states = [], [[] for _ in states]
     for i, (w, g) in enumerate(zip(leaves, grads)):
-        g, *st = (_like(x, w, f"{what} {i + 1}{names[i] if names else ''}", where)
+        g, *st = (_like(x, w, what, i, params, where)
                   for x, what in [(g, "grad"), *((s[i], "state") for s in state_leaves)])
         out = step(w, g, *st, rates[i])
         new_params.append(out[0])
@@ -176,26 +181,32 @@ def _by_keys(tree: Any, keys: list | None, what: str, where: str) -> Any:
     return {k: tree[k] for k in keys}
 
 
-def _names(params: Any) -> list[str] | None:
-    """How an error names each parameter: `` (layer 'fc', parameter 'Weights')`` for the rows
-    of a network's or table's Learnables, `` ('W')`` for the keys of a dict, else None."""
-    table = params.Learnables if _is_network(params) else params
-    if hasattr(table, "Layer") and hasattr(table, "Parameter"):
-        return [f" (layer '{layer}', parameter '{name}')"
-                for layer, name, value in zip(table.Layer, table.Parameter, table.Value)
-                if value is not None]
-    return [f" ({key!r})" for key in params] if isinstance(params, dict) else None
-
-
-def _like(x: Any, w: Any, what: str, where: str) -> Any:
-    """Gradient or state ``x`` (``what``) checked to have w's size, used in w's dtype."""
+def _like(x: Any, w: Any, what: str, i: int, params: Any, where: str) -> Any:
+    """Gradient or state ``x`` of parameter ``i`` checked to have w's size, used in w's dtype;
+    the error names the parameter (``_name``)."""
     if x is None:
         return None
     if tuple(x.shape) != tuple(w.shape):
-        size = "x".join(map(str, w.shape)) or "1x1"
-        got = "x".join(map(str, x.shape)) or "1x1"
-        raise ValueError(f"{where}: {what} has size {got} but its parameter has size {size}")
+        raise ValueError(f"{where}: {what} {i + 1}{_name(params, i)} has size "
+                         f"{size_str(x.shape) or '1x1'} but its parameter has size "
+                         f"{size_str(w.shape) or '1x1'}")
     return x if x.dtype == w.dtype else x.astype(w.dtype)
+
+
+def _name(params: Any, i: int) -> str:
+    """How an error names parameter ``i``: `` (layer 'fc', parameter 'Weights')`` for a
+    network's or table's Learnables, `` ('W')`` for a dict, else nothing (also when nested
+    containers make the position ambiguous)."""
+    table = params.Learnables if _is_network(params) else params
+    if hasattr(table, "Layer") and hasattr(table, "Parameter"):
+        names = [f" (layer '{layer}', parameter '{name}')"
+                 for layer, name, value in zip(table.Layer, table.Parameter, table.Value)
+                 if value is not None]
+    elif isinstance(table, dict):
+        names = [f" ({key!r})" for key in table]
+    else:
+        return ""
+    return names[i] if len(names) == len(tree_flatten(table)[0]) else ""
 
 
 def _is_raw(x: Any) -> bool:
