@@ -80,7 +80,7 @@ net, info = dl.trainnet(XTrain, TTrain, layers, "crossentropy", options)
 # keep it with the other results.
 plot_file = os.path.join(OUT, "train_example_cnn_progress.png")
 shutil.move(info.PlotFile, plot_file)  # not os.replace: OUT may be on another file system
-print(f"Training progress plot: {plot_file}")
+print(f"Moved it to {plot_file}")
 print()
 
 # ---- Test the network ------------------------------------------------------------------------
