@@ -46,7 +46,7 @@ from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tan
 from .ops.conv import avgpool, dlconv, maxpool
 from .ops.nn import crossentropy, fullyconnect, mse, onehotdecode, onehotencode, softmax
 from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
-from .optimizers import adamupdate, rmspropupdate, sgdmupdate
+from .optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 from .prediction import minibatchpredict, scores2label, testnet
 from .training_options import trainingOptions
 from .trainnet import TrainingInfo, trainnet
@@ -74,7 +74,7 @@ __all__ = [
     "save", "load",
     # training and evaluation
     "trainingOptions", "trainnet", "TrainingInfo",
-    "sgdmupdate", "adamupdate", "rmspropupdate",
+    "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
     "minibatchpredict", "scores2label", "testnet",
     # data
     "digits", "DigitData", "imageDatastore", "ImageDatastore", "splitEachLabel",

@@ -1,4 +1,5 @@
-"""Solver updates for custom training loops: ``sgdmupdate``, ``adamupdate``, ``rmspropupdate``.
+"""Solver updates for custom training loops: ``sgdmupdate``, ``adamupdate``, ``rmspropupdate``,
+and ``dlupdate`` for an update rule of your own.
 
 Each mirrors MATLAB's function of the same name. ``params`` may be a dlnetwork (its Learnables
 are updated), a Learnables table, a dlarray, a raw NumPy/CuPy array, or a list, tuple or dict of
@@ -35,7 +36,7 @@ from .autodiff import tree_flatten
 from .backend import _module_of, array_module
 from .dlarray import dlarray
 
-__all__ = ["sgdmupdate", "adamupdate", "rmspropupdate"]
+__all__ = ["sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate"]
 
 Step = Callable[..., tuple]
 """``step(p, g, *states, lr) -> (p_new, *states_new)`` on raw arrays of one parameter."""
@@ -138,6 +139,66 @@ def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.
         return w - delta, v_new
 
     return _update(net, grad, [averageSqGrad], step, lr, learnRateFactors, "rmspropupdate")
+
+
+def dlupdate(fun: Callable[..., Any], net: Any, *args: Any) -> Any:
+    """Apply ``fun`` to each learnable parameter; returns the updated net (or container).
+
+    ``dlupdate(fun, net)`` calls ``fun(w)`` for each parameter w (a dlarray) of a dlnetwork,
+    Learnables table, dict/list of dlarrays or single dlarray, and returns the same kind of
+    thing holding the results. ``dlupdate(fun, net, X1, ..., Xn)`` calls ``fun(w, x1, ..., xn)``
+    with the matching entries of containers X1..Xn that have one entry per parameter (e.g. the
+    gradients). If ``fun`` returns a tuple ``(w_new, y1, ..., ym)``, the result is ``(net_new,
+    Y1, ..., Ym)``, each Y shaped like the parameters (a Learnables table for a network).
+    Unlike the solvers this traces through ``fun``: inside ``dlfeval`` it is differentiable.
+
+    MATLAB: ``net = dlupdate(@(w) 0.9*w, net)``, ``[net, vel] = dlupdate(@sgdm, net, grad, vel)``.
+    """
+    if not callable(fun):
+        raise TypeError(f"dlupdate: fun must be a function, got {type(fun).__name__}")
+    leaves, rebuild = tree_flatten(net)
+    if not leaves:
+        raise TypeError("dlupdate: net must be a dlnetwork, a Learnables table, a dlarray or a "
+                        f"container of dlarrays, got {type(net).__name__}")
+    extra = [_dl_leaves(x, len(leaves), i + 1) for i, x in enumerate(args)]
+    results = [fun(w, *xs) for w, *xs in zip(leaves, *extra)]
+    tupled = [isinstance(r, tuple) for r in results]
+    if not all(tupled):
+        if any(tupled):
+            raise ValueError("dlupdate: fun must return the same number of outputs for every "
+                             "parameter")
+        return rebuild([_as_dlarray(r, w) for r, w in zip(results, leaves)])
+    counts = {len(r) for r in results}
+    if len(counts) != 1 or 0 in counts:
+        raise ValueError("dlupdate: fun must return the same number of outputs (at least one) "
+                         "for every parameter")
+    columns = [list(col) for col in zip(*results)]
+    rebuild_table = (tree_flatten(net.Learnables)[1] if _is_network(net) else rebuild)
+    first = rebuild([_as_dlarray(r, w) for r, w in zip(columns[0], leaves)])
+    return (first, *(rebuild_table([_as_dlarray(r, w) for r, w in zip(col, leaves)])
+                      for col in columns[1:]))
+
+
+def _dl_leaves(x: Any, n: int, position: int) -> list:
+    """The n entries of dlupdate's extra input X<position> (dlarrays, or a raw array for one
+    parameter)."""
+    leaves = [x] if _is_raw(x) else tree_flatten(x)[0]
+    if len(leaves) != n:
+        raise ValueError(f"dlupdate: input X{position} holds {len(leaves)} arrays but there are "
+                         f"{n} parameters: give one per learnable parameter, in the same order")
+    return leaves
+
+
+def _as_dlarray(value: Any, like: dlarray) -> dlarray:
+    """fun's result for parameter ``like`` as a dlarray (a raw array or number is wrapped, in the
+    parameter's dtype when it is a Python number)."""
+    if isinstance(value, dlarray):
+        return value
+    if _module_of(value) is None and not isinstance(value, (int, float)):
+        raise TypeError(f"dlupdate: fun must return arrays, got {type(value).__name__}")
+    if isinstance(value, (int, float)):
+        value = array_module(like._data).full(like.shape, value, dtype=like.dtype)
+    return dlarray(value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from minidl.backend import array_module
 from minidl.layers import featureInputLayer, fullyConnectedLayer, softmaxLayer
 from minidl.network import Table, dlnetwork, forward
 from minidl.ops.nn import crossentropy
-from minidl.optimizers import adamupdate, rmspropupdate, sgdmupdate
+from minidl.optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 
 from .conftest import dev, host
 
@@ -190,3 +190,85 @@ def test_custom_loop_on_a_dlnetwork(xp):
     assert isinstance(table, Table) and isinstance(avg_sq, Table)
     net3, vel = sgdmupdate(new, grad, vel)
     assert all(array_module(v._data) is xp for v in net3.Learnables.Value)
+
+
+# ---- dlupdate ---------------------------------------------------------------------------------
+
+def _small_net():
+    minidl.rng(0)
+    return dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), softmaxLayer()])
+
+
+def test_dlupdate_applies_fun_to_every_learnable_of_a_network(xp):
+    net = _small_net()
+    net = minidl.dlupdate(lambda w: dlarray(dev(xp, host(w))), net)  # onto the backend
+    before = [host(v) for v in net.Learnables.Value]
+    new = dlupdate(lambda w: 0.5 * w, net)
+    assert type(new).__name__ == "dlnetwork"
+    for b, n in zip(before, new.Learnables.Value):
+        assert array_module(n._data) is xp and n.dtype == np.float32
+        np.testing.assert_allclose(host(n), 0.5 * b, rtol=1e-7)
+    np.testing.assert_array_equal(host(net.Learnables.Value[0]), before[0])  # caller's net kept
+
+
+def test_dlupdate_with_state_matches_sgdmupdate():
+    net = _small_net()
+    grads = net.Learnables.with_values([dlarray(np.full(v.shape, 0.1 * (i + 1), np.float32))
+                                        for i, v in enumerate(net.Learnables.Value)])
+
+    def sgdm(w, g, v):
+        v = 0.9 * v - 0.01 * g
+        return w + v, v
+
+    vel = dlupdate(lambda w: 0 * w, grads)
+    assert isinstance(vel, Table)
+    mine, ref = net, net
+    ref_vel = None
+    for _ in range(2):
+        mine, vel = dlupdate(sgdm, mine, grads, vel)
+        ref, ref_vel = sgdmupdate(ref, grads, ref_vel, 0.01, 0.9)
+    assert type(mine).__name__ == "dlnetwork" and isinstance(vel, Table)
+    for a, b in zip(mine.Learnables.Value, ref.Learnables.Value):
+        np.testing.assert_allclose(host(a), host(b), rtol=1e-6)
+    for a, b in zip(vel.Value, ref_vel.Value):
+        np.testing.assert_allclose(host(a), host(b), rtol=1e-6)
+
+
+def test_dlupdate_on_a_dict_with_an_extra_input():
+    """MATLAB's L1-regularization example: gradients = dlupdate(@(g, w) g + f*sign(w), grads, w)."""
+    params = {"W": dlarray(W0), "b": dlarray(np.float32([[-1.0], [0.0]]))}
+    grads = {"W": dlarray(GRADS[0]), "b": dlarray(np.float32([[0.5], [0.5]]))}
+    out = dlupdate(lambda g, w: g + 0.001 * np.sign(w.extractdata()), grads, params)
+    assert list(out) == ["W", "b"]
+    np.testing.assert_allclose(host(out["W"]), GRADS[0] + 0.001 * np.sign(W0), rtol=1e-6)
+    np.testing.assert_allclose(host(out["b"]), [[0.499], [0.5]], rtol=1e-6)
+    filled = dlupdate(lambda w: 3, params)  # a number fills the parameter's size and dtype
+    assert filled["W"].dtype == np.float32
+    np.testing.assert_array_equal(host(filled["W"]), np.full((2, 2), 3, np.float32))
+
+
+def test_dlupdate_is_traced_inside_dlfeval():
+    params = {"W": dlarray(W0), "b": dlarray(np.float32([[-1.0], [2.0]]))}
+
+    def loss_fn(p):
+        squared = dlupdate(lambda w: w * w, p)
+        loss = squared["W"].sum() + squared["b"].sum()
+        return loss, dlgradient(loss, p)
+
+    _, grad = dlfeval(loss_fn, params)
+    np.testing.assert_allclose(host(grad["W"]), 2 * W0)
+    np.testing.assert_allclose(host(grad["b"]), [[-2.0], [4.0]])
+
+
+def test_dlupdate_bad_arguments_say_what_is_wrong():
+    params = {"W": dlarray(W0), "b": dlarray(np.zeros((2, 1), np.float32))}
+    with pytest.raises(TypeError, match="fun must be a function"):
+        dlupdate(params, params)
+    with pytest.raises(TypeError, match="must be a dlnetwork"):
+        dlupdate(lambda w: w, 5)
+    with pytest.raises(ValueError, match="input X1 holds 1 arrays but there are 2 parameters"):
+        dlupdate(lambda w, g: w, params, [dlarray(W0)])
+    with pytest.raises(ValueError, match="same number of outputs"):
+        dlupdate(lambda w: (w, w) if w.shape == (2, 2) else w, params)
+    with pytest.raises(TypeError, match="fun must return arrays, got str"):
+        dlupdate(lambda w: "w", params)
