@@ -44,7 +44,8 @@ from .layers.summary import analyzeNetwork, summary
 from .network import Table, dlnetwork, forward, initialize, predict
 from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
 from .ops.conv import avgpool, dlconv, maxpool
-from .ops.nn import crossentropy, fullyconnect, mse, onehotdecode, onehotencode, softmax
+from .ops.loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
+from .ops.nn import fullyconnect, onehotdecode, onehotencode, softmax
 from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
 from .optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 from .prediction import minibatchpredict, scores2label, testnet
@@ -61,7 +62,8 @@ __all__ = [
     "exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum",
     "dlconv", "maxpool", "avgpool", "fullyconnect", "softmax",
     "batchnorm", "instancenorm", "layernorm", "groupnorm",
-    "crossentropy", "mse", "onehotencode", "onehotdecode",
+    "crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber",
+    "onehotencode", "onehotdecode",
     # layers
     "Layer", "LayerArray", "imageInputLayer", "featureInputLayer", "convolution2dLayer",
     "maxPooling2dLayer", "averagePooling2dLayer", "batchNormalizationLayer",

@@ -71,7 +71,12 @@ from .training_options import TrainingOptions
 
 __all__ = ["trainnet", "TrainingInfo", "clip_gradients"]
 
-LOSSES = ("crossentropy", "mse", "binary-crossentropy")
+ALIASES = {"crossentropy": "crossentropy", "index-crossentropy": "index-crossentropy",
+           "binary-crossentropy": "binary-crossentropy",
+           "mse": "mse", "mean-squared-error": "mse", "l2loss": "mse",
+           "mae": "mae", "mean-absolute-error": "mae", "l1loss": "mae", "huber": "huber"}
+"""trainnet's loss names (MATLAB's, with its aliases) -> the name minidl uses inside."""
+CLASSIFICATION = ("crossentropy", "index-crossentropy")
 MAX_EPOCHS = "Max epochs completed"
 VALIDATION_CRITERION = "Met validation criterion"
 OUTPUT_FCN = "Stopped by OutputFcn"
@@ -88,7 +93,11 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
     with one row per observation, or the layout ``options.InputDataFormats`` names, such as
     "CB" for numFeatures x N); T holds class labels (classes = sorted unique labels,
     stored in ``net.ClassNames``) or numeric targets (N x K, or the output's MATLAB layout).
-    lossFcn is "crossentropy", "mse", "binary-crossentropy" or a callable ``(Y, T) -> loss``.
+    lossFcn is a name: "crossentropy" or "index-crossentropy" (class labels; numeric targets of
+    "index-crossentropy" are class indices 1..K), "binary-crossentropy", "mse" (also
+    "mean-squared-error", "l2loss": ``l2loss``, the squared error summed over the responses
+    and averaged over the observations; not the half-MSE ``mse`` function), "mae" (also
+    "mean-absolute-error", "l1loss": ``l1loss``), "huber"; or a callable ``(Y, T) -> loss``.
     The caller's network is not modified.
 
     ``info`` is a TrainingInfo: TrainingHistory, ValidationHistory, StopReason ("Max epochs
@@ -137,21 +146,22 @@ def _pair(data: Any) -> tuple[Any, Any]:
 
 
 def loss_function(loss: Any) -> tuple[LossFcn, str]:
-    """The loss callable for a loss name (or a callable), and its name ("" for callables)."""
+    """The loss callable for a loss name (or a callable), and its canonical name ("" for
+    callables). MATLAB's aliases map to one name each, e.g. "mean-squared-error" -> "mse"."""
     if callable(loss):
         return loss, ""
-    from .ops.nn import crossentropy, mse
+    from .ops import loss as losses
 
-    name = str(loss).lower() if isinstance(loss, str) else None
-    if name == "crossentropy":
-        return crossentropy, name
-    if name == "mse":
-        return mse, name
+    name = ALIASES.get(loss.lower()) if isinstance(loss, str) else None
+    if name in ("crossentropy", "index-crossentropy"):  # index targets arrive one-hot
+        return losses.crossentropy, name
     if name == "binary-crossentropy":
-        return (lambda Y, T: crossentropy(Y, T, ClassificationMode="multilabel")), name
+        return (lambda Y, T: losses.crossentropy(Y, T, ClassificationMode="multilabel")), name
+    if name is not None:
+        return {"mse": losses.l2loss, "mae": losses.l1loss, "huber": losses.huber}[name], name
     shown = f'"{loss}"' if isinstance(loss, str) else format_value(loss)
     raise ValueError(f"trainnet: unknown loss function {shown}: valid names are "
-                     + ", ".join(f'"{n}"' for n in LOSSES) + ", or give a function handle "
+                     + ", ".join(f'"{n}"' for n in ALIASES) + ", or give a function handle "
                      "(Y, T) -> loss")
 
 
@@ -230,8 +240,11 @@ def _targets(T: Any, n: int, probe: dlarray, loss_name: str, opts: TrainingOptio
         if labels.size != n:
             raise ValueError(f"trainnet: the {what} has {n} observations but {labels.size} "
                              "labels: give one label per observation")
-        classes = _classes(labels, what) if classes is None else classes
         k = int(np.prod(out_size))
+        if classes is None:
+            numeric = labels.dtype.kind in "biuf"
+            classes = (np.arange(1, k + 1) if loss_name == "index-crossentropy" and numeric
+                       else _classes(labels, what))
         if out_fmt != "CB" or k != len(classes):
             raise ValueError(f"trainnet: the network outputs {k} values per observation "
                              f"(format {out_fmt!r}) but the labels have {len(classes)} "
@@ -258,9 +271,9 @@ def _classes(labels: np.ndarray, what: str) -> np.ndarray:
 
 def _are_labels(T: Any, loss_name: str) -> bool:
     T = np.asarray(T)
-    if loss_name in ("mse", "binary-crossentropy"):
+    if loss_name and loss_name not in CLASSIFICATION:
         return False
-    return is_label_vector(T) or (loss_name == "crossentropy" and T.ndim == 1)
+    return is_label_vector(T) or (loss_name in CLASSIFICATION and T.ndim == 1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from minidl.layers import (
 )
 from minidl.layers.summary import analyzeNetwork, summary
 from minidl.network import Table, dlnetwork, forward, initialize, predict
-from minidl.ops.nn import crossentropy
+from minidl.ops.loss import crossentropy
 
 from .conftest import dev, host
 

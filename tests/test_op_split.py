@@ -154,7 +154,7 @@ def test_split_training_step_of_a_network_matches(monkeypatch, splitting):
         softmaxLayer,
     )
     from minidl.network import dlnetwork, forward
-    from minidl.ops.nn import crossentropy
+    from minidl.ops.loss import crossentropy
 
     minidl.rng(0)
     net = dlnetwork([imageInputLayer([10, 10, 3]), convolution2dLayer(3, 4, Padding="same"),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import minidl as dl
+from minidl.ops import loss as losses
 from minidl.ops import nn
 
 from .conftest import dev, host
@@ -70,7 +71,7 @@ def test_each_gradient_alone_matches_all_together(xp, rng):
 
     def loss(x, w, b, t):
         Y = nn.softmax(nn.fullyconnect(x, w, b))
-        return nn.crossentropy(Y, t) + nn.mse(Y, t)
+        return losses.crossentropy(Y, t) + losses.mse(Y, t)
 
     args = (X, W, b, T)
     every = dl.dlfeval(lambda *a: dl.dlgradient(loss(*a), *a), *args)
@@ -140,18 +141,18 @@ def _onehot(rng, K, n):
 
 def test_crossentropy_single_label(xp, rng):
     y, t = _probabilities(rng, (5, 4), 0), _onehot(rng, 5, 4)
-    loss = nn.crossentropy(dl.dlarray(dev(xp, y), "CB"), dl.dlarray(dev(xp, t), "CB"))
+    loss = losses.crossentropy(dl.dlarray(dev(xp, y), "CB"), dl.dlarray(dev(xp, t), "CB"))
     assert loss.fmt == "" and loss.shape == ()
     np.testing.assert_allclose(float(loss), -np.sum(t * np.log(y)) / 4, rtol=1e-12)
     # sum over classes and spatial positions, divided by the number of observations
     ys = _probabilities(rng, (2, 3, 5, 4), 2)
     ts = np.moveaxis(np.eye(5)[rng.integers(0, 5, (2, 3, 4))], -1, 2)
-    loss = nn.crossentropy(dl.dlarray(dev(xp, ys), "SSCB"), dev(xp, ts))
+    loss = losses.crossentropy(dl.dlarray(dev(xp, ys), "SSCB"), dev(xp, ts))
     np.testing.assert_allclose(float(loss), -np.sum(ts * np.log(ys)) / 4, rtol=1e-12)
-    loss = nn.crossentropy(dl.dlarray(dev(xp, ys), "SSCB"), dev(xp, ts),
+    loss = losses.crossentropy(dl.dlarray(dev(xp, ys), "SSCB"), dev(xp, ts),
                            NormalizationFactor="all-elements")
     np.testing.assert_allclose(float(loss), -np.sum(ts * np.log(ys)) / 24, rtol=1e-12)
-    loss = nn.crossentropy(dl.dlarray(dev(xp, ys), "SSCB"), dev(xp, ts),
+    loss = losses.crossentropy(dl.dlarray(dev(xp, ys), "SSCB"), dev(xp, ts),
                            "NormalizationFactor", "none")
     np.testing.assert_allclose(float(loss), -np.sum(ts * np.log(ys)), rtol=1e-12)
 
@@ -161,9 +162,9 @@ def test_crossentropy_multilabel(xp, rng):
     t = (rng.random((3, 4)) > 0.5).astype(float)
     expected = -np.sum(t * np.log(y) + (1 - t) * np.log(1 - y))
     Y, T = dl.dlarray(dev(xp, y), "CB"), dl.dlarray(dev(xp, t), "CB")
-    loss = nn.crossentropy(Y, T, ClassificationMode="multilabel")
+    loss = losses.crossentropy(Y, T, ClassificationMode="multilabel")
     np.testing.assert_allclose(float(loss), expected / 4, rtol=1e-12)
-    loss = nn.crossentropy(Y, T, ClassificationMode="multilabel",
+    loss = losses.crossentropy(Y, T, ClassificationMode="multilabel",
                            NormalizationFactor="all-elements")
     np.testing.assert_allclose(float(loss), expected / 12, rtol=1e-12)
 
@@ -172,12 +173,15 @@ def test_crossentropy_is_finite_where_y_is_zero(xp):
     y = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
     t = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
     for mode in ["single-label", "multilabel"]:
-        loss = nn.crossentropy(dl.dlarray(dev(xp, y), "CB"), dev(xp, t), ClassificationMode=mode)
+        loss = losses.crossentropy(dl.dlarray(dev(xp, y), "CB"), dev(xp, t),
+                                   ClassificationMode=mode)
         assert np.isfinite(float(loss)) and loss.dtype == np.float32
         g = dl.dlfeval(lambda a, m=mode: dl.dlgradient(
-            nn.crossentropy(a, dev(xp, t), ClassificationMode=m), a), dl.dlarray(dev(xp, y), "CB"))
+            losses.crossentropy(a, dev(xp, t), ClassificationMode=m), a),
+            dl.dlarray(dev(xp, y), "CB"))
         assert np.all(np.isfinite(host(g)))
-    np.testing.assert_allclose(float(nn.crossentropy(dl.dlarray(dev(xp, y), "CB"), dev(xp, t))),
+    np.testing.assert_allclose(float(losses.crossentropy(dl.dlarray(dev(xp, y), "CB"),
+                                                         dev(xp, t))),
                                -np.log(np.finfo(np.float32).eps), rtol=1e-6)
 
 
@@ -188,26 +192,27 @@ def test_crossentropy_gradients(xp, rng, mode, fmt, shape):
     c = fmt.index("C")
     Y = dl.dlarray(dev(xp, _probabilities(rng, shape, c)), fmt)
     T = dl.dlarray(dev(xp, _probabilities(rng, shape, c)), fmt)  # soft targets: dT too
-    assert dl.gradcheck(lambda y, t: nn.crossentropy(y, t, ClassificationMode=mode), Y, T) < 1e-6
+    assert dl.gradcheck(lambda y, t: losses.crossentropy(y, t, ClassificationMode=mode),
+                        Y, T) < 1e-6
     logits = dl.dlarray(dev(xp, rng.standard_normal(shape)), fmt)
-    assert dl.gradcheck(lambda z: nn.crossentropy(nn.softmax(z), T), logits) < 1e-6
+    assert dl.gradcheck(lambda z: losses.crossentropy(nn.softmax(z), T), logits) < 1e-6
 
 
 def test_crossentropy_errors(xp, rng):
     Y = dl.dlarray(dev(xp, _probabilities(rng, (5, 4), 0)), "CB")
     with pytest.raises(ValueError, match="Y is 5x4 .* but targets are 5x3"):
-        nn.crossentropy(Y, dev(xp, np.zeros((5, 3))))
+        losses.crossentropy(Y, dev(xp, np.zeros((5, 3))))
     with pytest.raises(ValueError, match="targets have format 'SB' but Y has format 'CB'"):
-        nn.crossentropy(Y, dl.dlarray(dev(xp, np.zeros((5, 4))), "SB"))
+        losses.crossentropy(Y, dl.dlarray(dev(xp, np.zeros((5, 4))), "SB"))
     with pytest.raises(TypeError, match="targets must be a dlarray or a numeric array"):
-        nn.crossentropy(Y, [1, 0, 0, 0, 0])
+        losses.crossentropy(Y, [1, 0, 0, 0, 0])
     with pytest.raises(ValueError, match=r"Y has format 'SB' with no channel \('C'\) dim"):
-        nn.crossentropy(dl.dlarray(dev(xp, np.ones((5, 4))), "SB"), dev(xp, np.ones((5, 4))))
+        losses.crossentropy(dl.dlarray(dev(xp, np.ones((5, 4))), "SB"), dev(xp, np.ones((5, 4))))
     with pytest.raises(ValueError, match="ClassificationMode must be one of 'single-label', "
                                          "'multilabel'"):
-        nn.crossentropy(Y, np.zeros((5, 4)), ClassificationMode="exclusive")
+        losses.crossentropy(Y, np.zeros((5, 4)), ClassificationMode="exclusive")
     with pytest.raises(ValueError, match="NormalizationFactor must be one of"):
-        nn.crossentropy(Y, np.zeros((5, 4)), NormalizationFactor="mean")
+        losses.crossentropy(Y, np.zeros((5, 4)), NormalizationFactor="mean")
 
 
 # ---- mse -------------------------------------------------------------------------------------
@@ -215,10 +220,10 @@ def test_crossentropy_errors(xp, rng):
 
 def test_mse_is_half_the_mean_over_observations(xp, rng):
     y, t = rng.standard_normal((2, 3, 2, 4)), rng.standard_normal((2, 3, 2, 4))
-    loss = nn.mse(dl.dlarray(dev(xp, y), "SSCB"), dl.dlarray(dev(xp, t), "SSCB"))
+    loss = losses.mse(dl.dlarray(dev(xp, y), "SSCB"), dl.dlarray(dev(xp, t), "SSCB"))
     assert loss.fmt == "" and loss.shape == ()
     np.testing.assert_allclose(float(loss), np.sum((y - t) ** 2) / (2 * 4), rtol=1e-12)
-    loss = nn.mse(dl.dlarray(dev(xp, y.reshape(12, 4))), dev(xp, t.reshape(12, 4)),
+    loss = losses.mse(dl.dlarray(dev(xp, y.reshape(12, 4))), dev(xp, t.reshape(12, 4)),
                   DataFormat="CB")
     np.testing.assert_allclose(float(loss), np.sum((y - t) ** 2) / (2 * 4), rtol=1e-12)
 
@@ -228,17 +233,17 @@ def test_mse_is_half_the_mean_over_observations(xp, rng):
 def test_mse_gradients(xp, rng, fmt, shape):
     Y = dl.dlarray(dev(xp, rng.standard_normal(shape)), fmt)
     T = dl.dlarray(dev(xp, rng.standard_normal(shape)), fmt)
-    assert dl.gradcheck(nn.mse, Y, T) < 1e-7
+    assert dl.gradcheck(losses.mse, Y, T) < 1e-7
 
 
 def test_mse_errors(xp):
     zeros = lambda *shape: dev(xp, np.zeros(shape))  # noqa: E731
     with pytest.raises(ValueError, match="Y is 3x4 .* but targets are 4x3"):
-        nn.mse(dl.dlarray(zeros(3, 4), "CB"), zeros(4, 3))
+        losses.mse(dl.dlarray(zeros(3, 4), "CB"), zeros(4, 3))
     with pytest.raises(ValueError, match="Y is unformatted"):
-        nn.mse(dl.dlarray(zeros(3, 4)), zeros(3, 4))
+        losses.mse(dl.dlarray(zeros(3, 4)), zeros(3, 4))
     with pytest.raises(ValueError, match="DataFormat is only for unformatted input, but Y"):
-        nn.mse(dl.dlarray(zeros(3, 4), "CB"), zeros(3, 4), "DataFormat", "CB")
+        losses.mse(dl.dlarray(zeros(3, 4), "CB"), zeros(3, 4), "DataFormat", "CB")
 
 
 # ---- dtypes ----------------------------------------------------------------------------------
@@ -253,12 +258,12 @@ def test_float32_in_float32_out(xp, rng):
     P = nn.softmax(Y)
     T = f32(np.eye(5)[:, [0, 1, 2, 3]])
     assert P.dtype == np.float32
-    assert nn.crossentropy(P, dev(xp, host(T).astype(np.float64))).dtype == np.float32
-    assert nn.crossentropy(P, T, ClassificationMode="multilabel").dtype == np.float32
-    assert nn.mse(P, T).dtype == np.float32
+    assert losses.crossentropy(P, dev(xp, host(T).astype(np.float64))).dtype == np.float32
+    assert losses.crossentropy(P, T, ClassificationMode="multilabel").dtype == np.float32
+    assert losses.mse(P, T).dtype == np.float32
 
     def grads(x, w, b):
-        return dl.dlgradient(nn.crossentropy(nn.softmax(nn.fullyconnect(x, w, b)), T), x, w, b)
+        return dl.dlgradient(losses.crossentropy(nn.softmax(nn.fullyconnect(x, w, b)), T), x, w, b)
 
     gx, gw, gb = dl.dlfeval(grads, X, dl.dlarray(W64), dl.dlarray(f32(np.zeros(5))))
     assert (gx.dtype, gw.dtype, gb.dtype) == (np.float32, np.float64, np.float32)
@@ -274,8 +279,8 @@ def test_loss_gradients_have_each_inputs_dtype(xp, rng, loss, y_dtype, t_dtype):
 
     def f(a, b):
         if loss == "mse":
-            return nn.mse(a, b)
-        return nn.crossentropy(a, b, ClassificationMode=loss)
+            return losses.mse(a, b)
+        return losses.crossentropy(a, b, ClassificationMode=loss)
 
     gY, gT = dl.dlfeval(lambda a, b: dl.dlgradient(f(a, b), a, b), Y, T)
     assert (gY.dtype, gT.dtype) == (y_dtype, t_dtype)

@@ -10,7 +10,7 @@ from minidl import dlarray, dlfeval, dlgradient
 from minidl.backend import array_module
 from minidl.layers import featureInputLayer, fullyConnectedLayer, softmaxLayer
 from minidl.network import Table, dlnetwork, forward
-from minidl.ops.nn import crossentropy
+from minidl.ops.loss import crossentropy
 from minidl.optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 
 from .conftest import dev, host

@@ -31,8 +31,8 @@ from minidl.layers import (
     softmaxLayer,
 )
 from minidl.network import dlnetwork
+from minidl.ops.loss import crossentropy
 from minidl.ops.math import exp
-from minidl.ops.nn import crossentropy
 from minidl.prediction import minibatchpredict, split_plan
 from minidl.prediction import testnet as evaluate
 from minidl.training_options import trainingOptions

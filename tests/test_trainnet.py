@@ -24,7 +24,7 @@ from minidl.layers import (
     softmaxLayer,
 )
 from minidl.network import dlnetwork, forward
-from minidl.ops.nn import crossentropy
+from minidl.ops.loss import crossentropy
 from minidl.prediction import minibatchpredict
 from minidl.prediction import testnet as evaluate
 from minidl.training_options import trainingOptions
@@ -145,6 +145,49 @@ def test_regression_with_mse_and_n_by_k_targets():
     assert Y.shape == (128, 2)
     assert np.sqrt(np.mean((Y - T) ** 2)) < 0.1
     assert evaluate(net, X, T, "rmse") < 0.1
+
+
+@pytest.mark.parametrize("names, reference", [
+    (("mse", "mean-squared-error", "L2LOSS"), lambda d: (d ** 2).sum() / d.shape[0]),
+    (("mae", "mean-absolute-error", "l1loss"), lambda d: np.abs(d).sum() / d.shape[0]),
+    (("huber",), lambda d: np.where(np.abs(d) <= 1, 0.5 * d ** 2, np.abs(d) - 0.5).sum()
+     / d.shape[0]),
+])
+def test_regression_loss_names_and_their_aliases(names, reference):
+    """Each name (any case) minimizes the same loss: the penalty of Y - T summed over the
+    responses and averaged over the observations (so "mse" is not halved)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 4)).astype(np.float32)
+    T = 3 * rng.standard_normal((32, 2)).astype(np.float32)
+    layers = [featureInputLayer(4), fullyConnectedLayer(2)]
+    opts = quiet(MaxEpochs=1, MiniBatchSize=32, InitialLearnRate=0.01)
+    runs = []
+    for name in names:
+        minidl.rng(0)
+        initial = dlnetwork(layers)
+        net, info = trainnet(X, T, initial, name, opts)
+        runs.append((values(net), info.TrainingHistory["Loss"][0]))
+        first = reference(minibatchpredict(initial, X).astype(np.float64) - T)
+        np.testing.assert_allclose(info.TrainingHistory["Loss"][0], first, rtol=1e-5)
+    for other in runs[1:]:
+        assert_same_values(runs[0][0], other[0])
+
+
+def test_index_crossentropy_takes_labels_or_class_indices():
+    X, labels = blobs(64)
+    index = np.searchsorted(["a", "b", "c"], labels) + 1  # 1..3, MATLAB's numbering
+    opts = quiet(MaxEpochs=1)
+    minidl.rng(0)
+    a, _ = trainnet(X, labels, mlp(), "crossentropy", opts)
+    minidl.rng(0)
+    b, _ = trainnet(X, labels, mlp(), "index-crossentropy", opts)
+    minidl.rng(0)
+    c, _ = trainnet(X, index.astype(np.float64), mlp(), "index-crossentropy", opts)
+    assert_same_values(values(a), values(b))
+    assert_same_values(values(a), values(c))
+    assert list(c.ClassNames) == [1, 2, 3]
+    with pytest.raises(ValueError, match="labels 4 are not among the classes 1, 2, 3"):
+        trainnet(X, np.where(index == 3, 4, index), mlp(), "index-crossentropy", opts)
 
 
 def test_image_to_image_regression_targets_in_matlab_or_named_layout():
@@ -553,7 +596,8 @@ def test_errors_name_what_is_wrong(monkeypatch):
     with pytest.raises(ValueError, match="32 observations but 31 labels"):
         trainnet(X, T[:31], mlp(), "crossentropy", opts)
     with pytest.raises(ValueError, match=r'unknown loss function "hinge": valid names are '
-                                         r'"crossentropy", "mse", "binary-crossentropy"'):
+                                         r'"crossentropy", "index-crossentropy", '
+                                         r'"binary-crossentropy", "mse", "mean-squared-error"'):
         trainnet(X, T, mlp(), "hinge", opts)
     with pytest.raises(ValueError, match="X is empty"):
         trainnet(np.zeros((0, 4), np.float32), T[:0], mlp(), "crossentropy", opts)

@@ -1,7 +1,7 @@
-"""Neural-network ops: fully connected, softmax, the losses, and one-hot encoding.
+"""Neural-network ops: fully connected, softmax and one-hot encoding (the losses are in
+``minidl.ops.loss``).
 
 Each op computes on the raw arrays of its inputs' module and records its backward beside it.
-Losses (``crossentropy``, ``mse``) return unformatted scalar dlarrays, as in MATLAB.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_choice, check_positive_int, parse_name_value, size_str
+from .._matlab import check_positive_int, parse_name_value, size_str
 from ..autodiff import is_tracing, record
 from ..backend import array_module, to_module
 from ..dlarray import canonical_format, dlarray, inverse_permutation
 from ..parallel import matmul
 
-__all__ = ["fullyconnect", "softmax", "crossentropy", "mse", "onehotencode", "onehotdecode"]
+__all__ = ["fullyconnect", "softmax", "onehotencode", "onehotdecode"]
 
 
 # ---- shared argument helpers (also used by minidl.ops.norm) ----------------------------------
@@ -182,117 +182,6 @@ def softmax(X: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
         return (dx.reshape(shape),)
 
     return record(y, out_fmt, (X,), backward)
-
-
-# ---- losses ----------------------------------------------------------------------------------
-
-def _targets(Y: Any, T: Any, where: str, fmt: str, data: Any) -> Any:
-    """Raw target data laid out like Y's (canonical) data, in Y's dtype."""
-    if isinstance(T, dlarray):
-        if T._fmt and Y._fmt and T._fmt != Y._fmt:
-            raise ValueError(f"{where}: targets have format '{T._fmt}' but Y has format "
-                             f"'{Y._fmt}': give them the same labels")
-        t = T._data
-    elif hasattr(T, "shape"):
-        t = T
-    else:
-        raise TypeError(f"{where}: targets must be a dlarray or a numeric array, "
-                        f"got {type(T).__name__}")
-    if tuple(t.shape) != tuple(Y.shape):
-        raise ValueError(f"{where}: Y and targets must have the same size: Y is "
-                         f"{size_str(Y.shape)} ({fmt}) but targets are {size_str(t.shape)}")
-    return t.reshape(data.shape).astype(data.dtype, copy=False)
-
-
-def _scalar(total: Any, divisor: int, dtype: Any) -> Any:
-    """``total / divisor`` as a 0-d array of ``dtype`` (NumPy 1.x turns a float32 scalar divided
-    by an int into float64)."""
-    return (total / divisor).astype(dtype, copy=False)
-
-
-def _target_grad(g: Any, T: Any) -> Any:
-    """dT in the targets' own shape and dtype (the loss is computed in Y's dtype)."""
-    return g.reshape(T.shape).astype(T.dtype, copy=False)
-
-
-def crossentropy(Y: Any, T: Any, *args: Any, ClassificationMode: str = "single-label",
-                 NormalizationFactor: str = "batch", DataFormat: str | None = None) -> dlarray:
-    """Cross-entropy loss between probabilities Y (e.g. softmax output) and targets T.
-
-    * "single-label" (default): loss = −Σ T·log(Y), the sum over classes and S/T positions;
-    * "multilabel": loss = −Σ [T·log(Y) + (1 − T)·log(1 − Y)] (each class is a yes/no).
-
-    The sum is divided by NormalizationFactor: "batch" (default) the number of observations
-    (size of B), "all-elements" the number of predictions (elements of Y / channels for
-    single-label, elements of Y for multilabel), "none" 1. T is one-hot (or binary) with Y's
-    format, or a numeric array of Y's size. Y is clamped below at eps of its float type
-    (1.19e-7 for single) before the log, so Y = 0 gives a large finite loss rather than Inf;
-    MATLAB's classification layer bounds Y away from zero the same way. Returns an unformatted
-    scalar.
-    """
-    where = "crossentropy"
-    o = _options(where, args, {"ClassificationMode": ClassificationMode,
-                               "NormalizationFactor": NormalizationFactor,
-                               "DataFormat": DataFormat})
-    mode = check_choice(f"{where}: ClassificationMode", o["ClassificationMode"],
-                        ["single-label", "multilabel"])
-    norm = check_choice(f"{where}: NormalizationFactor", o["NormalizationFactor"],
-                        ["batch", "all-elements", "none"])
-    data, fmt, _, shape = _labelled(Y, o["DataFormat"], where, need="C", name="Y")
-    t = _targets(Y if isinstance(Y, dlarray) else dlarray(Y), T, where, fmt, data)
-    xp = array_module(data, t)
-    eps = float(np.finfo(data.dtype).eps)
-    n_obs = math.prod(n for n, label in zip(data.shape, fmt) if label == "B")
-    if norm == "batch":
-        factor = n_obs
-    elif norm == "all-elements":
-        factor = data.size if mode == "multilabel" else data.size // data.shape[fmt.index("C")]
-    else:
-        factor = 1
-    y_safe = xp.maximum(data, eps)
-    log_y = xp.log(y_safe)
-    if mode == "single-label":
-        total = -(t * log_y).sum()
-    else:
-        one_minus = xp.maximum(1 - data, eps)
-        log_1my = xp.log(one_minus)
-        total = -(t * log_y + (1 - t) * log_1my).sum()
-    loss = _scalar(total, factor, data.dtype)
-
-    def backward(gy: Any, needs: tuple) -> tuple:
-        g = gy / factor
-        dY = dT = None
-        if needs[0]:
-            d = -t / y_safe if mode == "single-label" else (1 - t) / one_minus - t / y_safe
-            dY = (d * g).reshape(shape)
-        if needs[1]:
-            d = -log_y if mode == "single-label" else log_1my - log_y
-            dT = _target_grad(d * g, T)
-        return dY, dT
-
-    return record(loss, "", (Y, T), backward)
-
-
-def mse(Y: Any, T: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
-    """MATLAB's half mean squared error: loss = Σ (Y − T)² / (2N), N the number of observations.
-
-    The sum runs over every element; N is the size of the B dimension (1 when there is none).
-    T has Y's format (or is a numeric array of Y's size). Returns an unformatted scalar.
-    """
-    where = "mse"
-    o = _options(where, args, {"DataFormat": DataFormat})
-    data, fmt, _, shape = _labelled(Y, o["DataFormat"], where, name="Y")
-    t = _targets(Y if isinstance(Y, dlarray) else dlarray(Y), T, where, fmt, data)
-    n_obs = math.prod(n for n, label in zip(data.shape, fmt) if label == "B")
-    diff = data - t
-    loss = _scalar((diff * diff).sum(), 2 * n_obs, data.dtype)
-
-    def backward(gy: Any, needs: tuple) -> tuple:
-        g = diff * (gy / n_obs)
-        return (g.reshape(shape) if needs[0] else None,
-                _target_grad(-g, T) if needs[1] else None)
-
-    return record(loss, "", (Y, T), backward)
 
 
 # ---- one-hot encoding ------------------------------------------------------------------------
