@@ -192,12 +192,23 @@ def gather(x: Any) -> Any:
 _generator = np.random.default_rng(0)
 
 
-def rng(seed: int | str = "default") -> None:
+GENERATORS = ("twister", "simdTwister", "combRecursive", "multFibonacci", "philox",
+              "threefry", "v5uniform", "v5normal", "v4")
+"""MATLAB's generator names: accepted by ``rng`` so transcribed calls run; all use NumPy's."""
+
+
+def rng(seed: int | str = "default", generator: str = "twister") -> None:
     """Seed minidl's random numbers (initial weights, shuffling, dropout), like MATLAB's rng.
 
     ``rng("default")`` is ``rng(0)``; ``rng("shuffle")`` seeds from the operating system.
+    ``generator`` takes MATLAB's names ("twister", "philox", ...) but every one seeds NumPy's
+    default generator (PCG64): the same seed gives the same numbers in minidl, not MATLAB's.
     """
     global _generator
+    if not (isinstance(generator, str) and generator.lower() in
+            {g.lower() for g in GENERATORS}):
+        raise ValueError(f"rng: generator must be one of {', '.join(GENERATORS)}, got "
+                         f"{generator!r}")
     if seed == "default":
         seed = 0
     elif seed == "shuffle":

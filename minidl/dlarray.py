@@ -165,6 +165,16 @@ class dlarray:
                             f"{self.shape}")
         return float(self._data.reshape(()))
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element dlarray as its number (MATLAB's
+        ``fprintf("%.4f", loss)``); an empty spec gives the full display."""
+        if not spec:
+            return str(self)
+        if self.size != 1:
+            raise TypeError(f"format spec {spec!r} needs a dlarray of one element, got size "
+                            f"{self.shape}: format extractdata(X) or an element of it")
+        return format(self._data.reshape(()).item(), spec)
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """The data as NumPy, by NumPy 2's protocol: ``copy=None`` may share the dlarray's
         memory, ``copy=True`` never does, ``copy=False`` shares it or raises ValueError."""

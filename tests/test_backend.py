@@ -75,6 +75,12 @@ def test_rng_makes_draws_repeatable_and_checks_its_seed():
     dl.rng("default")
     with pytest.raises(ValueError, match="nonnegative integer"):
         dl.rng(-1)
+    dl.rng(7, "twister")  # MATLAB's generator names are accepted; the stream is minidl's own
+    np.testing.assert_array_equal(a, backend.generator().standard_normal(3))
+    dl.rng(7, "Philox")
+    np.testing.assert_array_equal(a, backend.generator().standard_normal(3))
+    with pytest.raises(ValueError, match="generator must be one of twister, .*got 'mt19937'"):
+        dl.rng(7, "mt19937")
 
 
 def test_scatter_add_accumulates_on_both_backends():

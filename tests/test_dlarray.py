@@ -156,6 +156,15 @@ def test_float_conversion():
         float(dl.dlarray(np.ones(2)))
 
 
+def test_format_spec_formats_a_one_element_dlarray_as_its_number():
+    loss = dl.dlarray(np.float32(0.123456))
+    assert f"{loss:.4f}" == "0.1235" and f"{loss:8.2e}" == "1.23e-01"
+    assert f"{dl.dlarray(np.array([[3]]), 'CB'):.1f}" == "3.0"
+    assert f"{loss}" == str(loss)  # no spec: the full display
+    with pytest.raises(TypeError, match="format spec '.2f' needs a dlarray of one element"):
+        f"{dl.dlarray(np.ones(2)):.2f}"
+
+
 def test_module_functions_alias_methods(rng):
     x = rng.random(4) + 0.1
     X = dl.dlarray(x)
