@@ -29,6 +29,8 @@ from .layers import (
     functionLayer,
     getL2Factor,
     getLearnRateFactor,
+    globalAveragePooling2dLayer,
+    globalMaxPooling2dLayer,
     groupNormalizationLayer,
     imageInputLayer,
     instanceNormalizationLayer,
@@ -38,7 +40,9 @@ from .layers import (
     reluLayer,
     setL2Factor,
     setLearnRateFactor,
+    sigmoidLayer,
     softmaxLayer,
+    tanhLayer,
 )
 from .layers.summary import analyzeNetwork, summary
 from .network import Table, dlnetwork, forward, initialize, predict
@@ -66,9 +70,11 @@ __all__ = [
     "onehotencode", "onehotdecode",
     # layers
     "Layer", "LayerArray", "imageInputLayer", "featureInputLayer", "convolution2dLayer",
-    "maxPooling2dLayer", "averagePooling2dLayer", "batchNormalizationLayer",
+    "maxPooling2dLayer", "averagePooling2dLayer", "globalAveragePooling2dLayer",
+    "globalMaxPooling2dLayer", "batchNormalizationLayer",
     "instanceNormalizationLayer", "layerNormalizationLayer", "groupNormalizationLayer",
-    "fullyConnectedLayer", "reluLayer", "leakyReluLayer", "softmaxLayer", "dropoutLayer",
+    "fullyConnectedLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",
+    "softmaxLayer", "dropoutLayer",
     "flattenLayer", "functionLayer",
     "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
     # networks

@@ -19,6 +19,8 @@ from minidl.layers import (
     flattenLayer,
     fullyConnectedLayer,
     functionLayer,
+    globalAveragePooling2dLayer,
+    globalMaxPooling2dLayer,
     groupNormalizationLayer,
     imageInputLayer,
     instanceNormalizationLayer,
@@ -27,7 +29,9 @@ from minidl.layers import (
     maxPooling2dLayer,
     register_layer,
     reluLayer,
+    sigmoidLayer,
     softmaxLayer,
+    tanhLayer,
 )
 from minidl.network import Table, dlnetwork
 
@@ -42,8 +46,9 @@ def every_layer():
             batchNormalizationLayer(), instanceNormalizationLayer(Epsilon=1e-3),
             groupNormalizationLayer(2), layerNormalizationLayer(), leakyReluLayer(0.2),
             averagePooling2dLayer(2, Stride=2, PaddingValue="mean"), maxPooling2dLayer(2),
-            dropoutLayer(0.1), flattenLayer(), fullyConnectedLayer(3), PReLULayer(),
-            reluLayer(), softmaxLayer()]
+            tanhLayer(), globalMaxPooling2dLayer(), globalAveragePooling2dLayer(),
+            dropoutLayer(0.1), flattenLayer(),
+            fullyConnectedLayer(3), PReLULayer(), reluLayer(), sigmoidLayer(), softmaxLayer()]
 
 
 def test_round_trip_gives_identical_predictions_and_structure(xp, rng, tmp_path):

@@ -20,6 +20,8 @@ from minidl.layers import (
     functionLayer,
     getL2Factor,
     getLearnRateFactor,
+    globalAveragePooling2dLayer,
+    globalMaxPooling2dLayer,
     groupNormalizationLayer,
     imageInputLayer,
     instanceNormalizationLayer,
@@ -29,10 +31,12 @@ from minidl.layers import (
     reluLayer,
     setL2Factor,
     setLearnRateFactor,
+    sigmoidLayer,
     softmaxLayer,
+    tanhLayer,
 )
 from minidl.ops.conv import avgpool, dlconv, maxpool
-from minidl.ops.math import leakyrelu, relu
+from minidl.ops.math import leakyrelu, relu, sigmoid, tanh
 from minidl.ops.nn import fullyconnect, softmax
 from minidl.ops.norm import groupnorm, layernorm
 
@@ -209,6 +213,22 @@ def test_pooling_layers_are_the_pooling_ops(xp, rng):
     assert avg.initialize((6, 7, 3, 1), "SSCB") == ((3, 4, 3, 1), "SSCB")
 
 
+def test_global_pooling_layers_reduce_each_channel_over_the_image(xp, rng):
+    X = images(rng, xp)
+    x = host(X)
+    for layer, reduce in [(globalAveragePooling2dLayer(), np.mean),
+                          (globalMaxPooling2dLayer(), np.max)]:
+        assert layer.initialize((6, 7, 3, 1), "SSCB") == ((1, 1, 3, 1), "SSCB")
+        Y = layer.predict(X)
+        assert Y.fmt == "SSCB" and Y.shape == (1, 1, 3, 2)
+        np.testing.assert_allclose(host(Y), reduce(x.astype(np.float64), axis=(0, 1),
+                                                   keepdims=True), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(2-D Global Average Pooling\) expects 2-D image"):
+        globalAveragePooling2dLayer().initialize((5, 1), "CB")
+    with pytest.raises(ValueError, match="Name"):
+        globalMaxPooling2dLayer(Name=3)
+
+
 def test_fully_connected_layer_flattens_column_major(xp, rng):
     X = images(rng, xp, (2, 3, 4, 5))
     fc = ready(fullyConnectedLayer(6, BiasInitializer="ones"), (2, 3, 4, 1))
@@ -237,6 +257,9 @@ def test_activation_and_softmax_layers_are_their_ops(xp, rng):
     np.testing.assert_array_equal(host(reluLayer().predict(X)), host(relu(X)))
     np.testing.assert_array_equal(host(leakyReluLayer(0.2).predict(X)), host(leakyrelu(X, 0.2)))
     np.testing.assert_array_equal(host(softmaxLayer().predict(X)), host(softmax(X)))
+    np.testing.assert_array_equal(host(sigmoidLayer().predict(X)), host(sigmoid(X)))
+    np.testing.assert_array_equal(host(tanhLayer().predict(X)), host(tanh(X)))
+    assert sigmoidLayer("Name", "s").Name == "s" and tanhLayer(Name="t").Name == "t"
     assert reluLayer().initialize((6, 7, 3, 1), "SSCB") == ((6, 7, 3, 1), "SSCB")
 
 

@@ -185,6 +185,27 @@ def test_sibling_layer_descriptions():
                         "Layer normalization with 32 channels"]
 
 
+def test_activation_and_global_pooling_rows():
+    from minidl.layers import (
+        globalAveragePooling2dLayer,
+        globalMaxPooling2dLayer,
+        sigmoidLayer,
+        tanhLayer,
+    )
+
+    layers = LayerArray([sigmoidLayer(), tanhLayer(), globalAveragePooling2dLayer(),
+                         globalMaxPooling2dLayer()])
+    rows = [line.split("   ", 2)[-1].split() for line in repr(layers).splitlines()[2:]]
+    assert [" ".join(r) for r in rows] == [
+        "'' Sigmoid sigmoid", "'' Tanh Hyperbolic tangent",
+        "'' 2-D Global Average Pooling 2-D global average pooling",
+        "'' 2-D Global Max Pooling 2-D global max pooling"]
+    net = dlnetwork([imageInputLayer([4, 4, 2]), sigmoidLayer(), tanhLayer(),
+                     globalAveragePooling2dLayer(), globalMaxPooling2dLayer()])
+    assert [layer.Name for layer in net.Layers] == ["imageinput", "sigmoid", "tanh", "gapool",
+                                                   "gmpool"]
+
+
 def test_feature_input_zscore_and_function_layer_descriptions():
     assert featureInputLayer(10).description() == "10 features"
     assert imageInputLayer([4, 4, 1], Normalization="zscore").description() == \

@@ -17,9 +17,13 @@ from .base import (
 from .conv import (
     AveragePooling2DLayer,
     Convolution2DLayer,
+    GlobalAveragePooling2DLayer,
+    GlobalMaxPooling2DLayer,
     MaxPooling2DLayer,
     averagePooling2dLayer,
     convolution2dLayer,
+    globalAveragePooling2dLayer,
+    globalMaxPooling2dLayer,
     maxPooling2dLayer,
 )
 from .core import (
@@ -29,14 +33,18 @@ from .core import (
     FunctionLayer,
     LeakyReLULayer,
     ReLULayer,
+    SigmoidLayer,
     SoftmaxLayer,
+    TanhLayer,
     dropoutLayer,
     flattenLayer,
     fullyConnectedLayer,
     functionLayer,
     leakyReluLayer,
     reluLayer,
+    sigmoidLayer,
     softmaxLayer,
+    tanhLayer,
 )
 from .input import FeatureInputLayer, ImageInputLayer, featureInputLayer, imageInputLayer
 from .norm import (
@@ -54,11 +62,15 @@ __all__ = [
     "Layer", "LayerArray", "register_layer",
     "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
     "imageInputLayer", "featureInputLayer", "convolution2dLayer", "maxPooling2dLayer",
-    "averagePooling2dLayer", "batchNormalizationLayer", "instanceNormalizationLayer",
+    "averagePooling2dLayer", "globalAveragePooling2dLayer", "globalMaxPooling2dLayer",
+    "batchNormalizationLayer", "instanceNormalizationLayer",
     "layerNormalizationLayer", "groupNormalizationLayer", "fullyConnectedLayer", "reluLayer",
-    "leakyReluLayer", "softmaxLayer", "dropoutLayer", "flattenLayer", "functionLayer",
+    "leakyReluLayer", "sigmoidLayer", "tanhLayer", "softmaxLayer", "dropoutLayer", "flattenLayer",
+    "functionLayer",
     "ImageInputLayer", "FeatureInputLayer", "Convolution2DLayer", "MaxPooling2DLayer",
-    "AveragePooling2DLayer", "BatchNormalizationLayer", "InstanceNormalizationLayer",
+    "AveragePooling2DLayer", "GlobalAveragePooling2DLayer", "GlobalMaxPooling2DLayer",
+    "BatchNormalizationLayer", "InstanceNormalizationLayer",
     "LayerNormalizationLayer", "GroupNormalizationLayer", "FullyConnectedLayer", "ReLULayer",
-    "LeakyReLULayer", "SoftmaxLayer", "DropoutLayer", "FlattenLayer", "FunctionLayer",
+    "LeakyReLULayer", "SigmoidLayer", "TanhLayer", "SoftmaxLayer", "DropoutLayer", "FlattenLayer",
+    "FunctionLayer",
 ]

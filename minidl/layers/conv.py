@@ -1,5 +1,5 @@
-"""Layers over ``minidl.ops.conv``: ``convolution2dLayer``, ``maxPooling2dLayer`` and
-``averagePooling2dLayer``, for "SSCB" images (H x W x C x N).
+"""Layers over ``minidl.ops.conv``: ``convolution2dLayer``, ``maxPooling2dLayer``,
+``averagePooling2dLayer`` and their global forms, for "SSCB" images (H x W x C x N).
 
 Geometry as in MATLAB: Padding is stored as PaddingMode ('manual' or 'same') and PaddingSize
 [top bottom left right]; a window of size k with dilation d spans (k-1)*d + 1 pixels; the output
@@ -31,7 +31,9 @@ from .base import (
 )
 
 __all__ = ["convolution2dLayer", "maxPooling2dLayer", "averagePooling2dLayer",
-           "Convolution2DLayer", "MaxPooling2DLayer", "AveragePooling2DLayer"]
+           "globalAveragePooling2dLayer", "globalMaxPooling2dLayer",
+           "Convolution2DLayer", "MaxPooling2DLayer", "AveragePooling2DLayer",
+           "GlobalAveragePooling2DLayer", "GlobalMaxPooling2DLayer"]
 
 
 def _zero_padding_value(name: str, v: Any) -> int:
@@ -274,3 +276,59 @@ def maxPooling2dLayer(poolSize: Any, *args: Any, **kwargs: Any) -> MaxPooling2DL
 def averagePooling2dLayer(poolSize: Any, *args: Any, **kwargs: Any) -> AveragePooling2DLayer:
     """``averagePooling2dLayer(poolSize, Stride=1, Padding=0, PaddingValue=0, Name="")``."""
     return AveragePooling2DLayer(poolSize, *args, **kwargs)
+
+
+# ---- global pooling -----------------------------------------------------------------------------
+
+class _GlobalPoolingLayer(Layer):
+    """One window over each whole image: H x W x C x N in, 1 x 1 x C x N out (``pool(X,
+    "global")``), e.g. to end a CNN without a large fully connected layer."""
+
+    kind = ""
+    where = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(Name=parse_options(self.where, args, kwargs, name_option())["Name"])
+
+    def initialize(self, input_size: tuple[int, ...], fmt: str) -> tuple[tuple[int, ...], str]:
+        _, _, c = _image_input(self, input_size, fmt)
+        return (1, 1, c) + tuple(input_size[3:]), fmt
+
+    def description(self) -> str:
+        return f"2-D global {self.kind} pooling"
+
+
+@register_layer
+class GlobalAveragePooling2DLayer(_GlobalPoolingLayer):
+    """The mean of each channel over the whole image (``avgpool(X, "global")``)."""
+
+    Type = "2-D Global Average Pooling"
+    default_name = "gapool"
+    kind, where = "average", "globalAveragePooling2dLayer"
+
+    def predict(self, X: dlarray) -> dlarray:
+        check_input(self, X, ("SSCB",))
+        return avgpool(X, "global")
+
+
+@register_layer
+class GlobalMaxPooling2DLayer(_GlobalPoolingLayer):
+    """The maximum of each channel over the whole image (``maxpool(X, "global")``)."""
+
+    Type = "2-D Global Max Pooling"
+    default_name = "gmpool"
+    kind, where = "max", "globalMaxPooling2dLayer"
+
+    def predict(self, X: dlarray) -> dlarray:
+        check_input(self, X, ("SSCB",))
+        return maxpool(X, "global")
+
+
+def globalAveragePooling2dLayer(*args: Any, **kwargs: Any) -> GlobalAveragePooling2DLayer:
+    """``globalAveragePooling2dLayer(Name="")``: H x W x C x N -> 1 x 1 x C x N channel means."""
+    return GlobalAveragePooling2DLayer(*args, **kwargs)
+
+
+def globalMaxPooling2dLayer(*args: Any, **kwargs: Any) -> GlobalMaxPooling2DLayer:
+    """``globalMaxPooling2dLayer(Name="")``: H x W x C x N -> 1 x 1 x C x N channel maxima."""
+    return GlobalMaxPooling2DLayer(*args, **kwargs)

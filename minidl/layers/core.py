@@ -14,7 +14,7 @@ from ..autodiff import record
 from ..backend import array_module, generator, to_module
 from ..dlarray import dlarray, inverse_permutation, stripdims
 from ..initializers import initialize
-from ..ops.math import leakyrelu, relu
+from ..ops.math import leakyrelu, relu, sigmoid, tanh
 from ..ops.nn import fullyconnect, softmax
 from .base import (
     Layer,
@@ -30,8 +30,9 @@ from .base import (
     weight_options,
 )
 
-__all__ = ["fullyConnectedLayer", "reluLayer", "leakyReluLayer", "softmaxLayer", "dropoutLayer",
-           "flattenLayer", "functionLayer", "FullyConnectedLayer", "ReLULayer", "LeakyReLULayer",
+__all__ = ["fullyConnectedLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",
+           "softmaxLayer", "dropoutLayer", "flattenLayer", "functionLayer",
+           "FullyConnectedLayer", "ReLULayer", "LeakyReLULayer", "SigmoidLayer", "TanhLayer",
            "SoftmaxLayer", "DropoutLayer", "FlattenLayer", "FunctionLayer"]
 
 
@@ -193,6 +194,50 @@ class SoftmaxLayer(_ShapeKeeping):
 
     def description(self) -> str:
         return "softmax"
+
+
+@register_layer
+class SigmoidLayer(_ShapeKeeping):
+    """1 / (1 + exp(−x)), elementwise."""
+
+    Type = "Sigmoid"
+    default_name = "sigmoid"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(Name=parse_options("sigmoidLayer", args, kwargs, name_option())["Name"])
+
+    def predict(self, X: dlarray) -> dlarray:
+        return sigmoid(_formatted(self, X))
+
+    def description(self) -> str:
+        return "sigmoid"
+
+
+@register_layer
+class TanhLayer(_ShapeKeeping):
+    """tanh(x), elementwise."""
+
+    Type = "Tanh"
+    default_name = "tanh"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(Name=parse_options("tanhLayer", args, kwargs, name_option())["Name"])
+
+    def predict(self, X: dlarray) -> dlarray:
+        return tanh(_formatted(self, X))
+
+    def description(self) -> str:
+        return "Hyperbolic tangent"
+
+
+def sigmoidLayer(*args: Any, **kwargs: Any) -> SigmoidLayer:
+    """``sigmoidLayer(Name="")``: y = 1 / (1 + exp(−x))."""
+    return SigmoidLayer(*args, **kwargs)
+
+
+def tanhLayer(*args: Any, **kwargs: Any) -> TanhLayer:
+    """``tanhLayer(Name="")``: y = tanh(x)."""
+    return TanhLayer(*args, **kwargs)
 
 
 def reluLayer(*args: Any, **kwargs: Any) -> ReLULayer:
