@@ -30,7 +30,8 @@ SECTIONS = [
      ("minidl.training_options", "minidl.trainnet", "minidl.optimizers")),
     ("Prediction and evaluation", "Scores, labels and metrics of a trained network.",
      ("minidl.prediction",)),
-    ("Data", "Data sets and datastores.", ("minidl.datasets", "minidl.datastore")),
+    ("Data", "Data sets, datastores and mini-batch queues.",
+     ("minidl.datasets", "minidl.datastore", "minidl.arraydatastore", "minidl.minibatchqueue")),
     ("Backends and random numbers", "CPU (NumPy) or GPU (CuPy), and seeding.",
      ("minidl.backend",)),
 ]

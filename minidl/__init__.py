@@ -9,10 +9,22 @@ Public names follow MATLAB, so a documented MATLAB example transcribes line by l
 ``__all__`` below is the single list of public names (docs/api.md is checked against it).
 """
 
+from .arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
 from .autodiff import dlfeval, dlgradient
 from .backend import canUseGPU, gather, gpuArray, rng, use_backend
 from .datasets import DigitData, digits
-from .datastore import ImageDatastore, imageDatastore, splitEachLabel
+from .datastore import (
+    ImageDatastore,
+    countEachLabel,
+    hasdata,
+    imageDatastore,
+    read,
+    readall,
+    readimage,
+    reset,
+    shuffle,
+    splitEachLabel,
+)
 from .dlarray import dims, dlarray, extractdata, finddim, stripdims
 from .gradcheck import gradcheck
 from .io import load, save
@@ -45,6 +57,7 @@ from .layers import (
     tanhLayer,
 )
 from .layers.summary import analyzeNetwork, summary
+from .minibatchqueue import MiniBatchQueue, minibatchqueue
 from .network import Table, dlnetwork, forward, initialize, predict
 from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
 from .ops.conv import avgpool, dlconv, maxpool
@@ -86,4 +99,7 @@ __all__ = [
     "minibatchpredict", "scores2label", "testnet",
     # data
     "digits", "DigitData", "imageDatastore", "ImageDatastore", "splitEachLabel",
+    "countEachLabel", "readimage", "arrayDatastore", "ArrayDatastore", "combine",
+    "CombinedDatastore", "read", "readall", "hasdata", "reset", "shuffle",
+    "minibatchqueue", "MiniBatchQueue",
 ]

@@ -1,8 +1,22 @@
-"""MATLAB-style image datastores: a list of image files with optional labels, read into arrays.
+"""MATLAB-style image datastores, and the function forms every datastore answers to.
 
-`imageDatastore` collects files from folders (optionally recursively) and labels them by folder
-name; `splitEachLabel` divides one per label; `ImageDatastore.read_all` loads every image into a
-single H x W x C x N float32 array, the layout the trainer consumes.
+* `imageDatastore` collects image files from folders (optionally recursively) and labels them
+  by folder name; `splitEachLabel` divides one per label; `readall(imds)` loads every image into
+  one H x W x C x N float32 array, the layout trainnet and minibatchpredict consume.
+* In-memory arrays (`arrayDatastore`) and datastores side by side (`combine`) are in
+  ``minidl.arraydatastore``.
+* `read`, `readall`, `hasdata`, `reset`, `shuffle`, `readimage` and `countEachLabel` are also
+  functions, as MATLAB users call them (``read(ds)``); each calls the method of the same name,
+  so `hasdata`, `reset` and `shuffle` serve a `minibatchqueue` as well.
+
+Positions of observations (`readimage(imds, i)`, `subset`) are 0-based, as all Python indexing
+in minidl; `IterationDimension` is a MATLAB dimension number and stays 1-based (the rule of
+docs/matlab-to-minidl.md: arguments that *are* MATLAB dimension numbers keep MATLAB's meaning).
+
+Every datastore here also has the two methods the rest of minidl reads them with:
+`read_all(image_size)` -> (X, labels or None) for trainnet, minibatchpredict and testnet, and
+`read_batch(indices)` -> one entry per variable for minibatchqueue, each entry either an array
+with the observations along its last axis or a list of per-observation pieces.
 """
 
 from __future__ import annotations
@@ -15,7 +29,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ImageDatastore", "imageDatastore", "splitEachLabel"]
+__all__ = [
+    "ImageDatastore", "imageDatastore", "splitEachLabel", "countEachLabel", "readimage",
+    "read", "readall", "hasdata", "reset", "shuffle",
+]
 
 DEFAULT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _OPTIONS = ("IncludeSubfolders", "LabelSource", "FileExtensions")
@@ -25,7 +42,9 @@ _LABEL_SOURCES = ("none", "foldernames")
 class ImageDatastore:
     """A sorted list of image files (`Files`) with optional string labels (`Labels`, or None).
 
-    Images are read lazily, only by `read_all`/`readall`, `read_images` and `readimage`.
+    Images are read lazily, only by `read`, `readall`, `read_all`, `read_images`, `readimage`
+    and `read_batch`. `read` walks the files in order, one image per call, as MATLAB's read
+    with ReadSize 1.
     """
 
     def __init__(
@@ -37,6 +56,7 @@ class ImageDatastore:
         self.Files = [str(f) for f in files]
         self.FileExtensions = tuple(file_extensions)
         self.Labels = labels
+        self._position = 0
 
     @property
     def Labels(self) -> np.ndarray | None:
@@ -115,14 +135,34 @@ class ImageDatastore:
         return splitEachLabel(self, *args, seed=seed)
 
     def readimage(self, index: int) -> np.ndarray:
-        """The image of file `index` as H x W x C float32 with values 0-255."""
-        return _read(self.Files[index])
+        """The image of file `index` (0-based) as H x W x C float32 with values 0-255.
+
+        MATLAB's ``readimage(imds, i)`` counts from 1: it is ``readimage(imds, i - 1)`` here,
+        as every position in Python (and `subset`) counts from 0.
+        """
+        n = len(self.Files)
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) \
+                or not 0 <= index < n:
+            raise ValueError(f"readimage: index must be an integer from 0 to {n - 1} (0-based; "
+                             f"MATLAB's readimage(imds, i) is readimage(imds, i - 1)), got "
+                             f"{index!r}")
+        return _read(self.Files[int(index)])
+
+    def readall(self, image_size: Sequence[int] | None = None) -> np.ndarray:
+        """Every image, as MATLAB's readall(imds): one H x W x C x N float32 array, values 0-255.
+
+        MATLAB returns a cell array because its images may differ in size; here they are
+        stacked because an H x W x C x N array is what trainnet, minibatchpredict and dlarray
+        take, and `image_size` = (h, w) or (h, w, c) resizes images that differ (see
+        `read_all`). Labels are not part of it: they are `Labels` (use `read_all` for both).
+        """
+        return self.read_all(image_size)[0]
 
     def read_all(
         self, image_size: Sequence[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Read every image: returns (X, labels), X of shape H x W x C x N float32, labels a copy
-        of `Labels` (or None).
+        of `Labels` (or None). This is how trainnet and minibatchpredict read a datastore.
 
         Values keep MATLAB's range: 0-255 for 8-bit images (16-bit images are scaled to 0-255),
         converted to float32 without rescaling, as MATLAB trains on uint8 images cast to single.
@@ -142,11 +182,50 @@ class ImageDatastore:
         labels = None if self._labels is None else self._labels.copy()
         return x, labels
 
-    readall = read_all
-
     def read_images(self, image_size: Sequence[int] | None = None) -> np.ndarray:
-        """Only the images of `read_all`: H x W x C x N float32, values 0-255."""
+        """Only the images of `read_all` (the same as `readall`): H x W x C x N float32."""
         return self.read_all(image_size)[0]
+
+    # ---- sequential reading, as MATLAB's read/hasdata/reset/shuffle ---------------------------
+    def hasdata(self) -> bool:
+        """True while `read` has files left to read."""
+        return self._position < len(self.Files)
+
+    def reset(self) -> None:
+        """Start reading from the first file again."""
+        self._position = 0
+
+    def read(self) -> tuple[np.ndarray, dict[str, Any]]:
+        """The next image and its info: (H x W x C float32 image, {"Filename", "Label"}).
+
+        MATLAB's ``[img, info] = read(imds)``; both outputs are returned, as minidl does for
+        every function with several outputs (``img, info = read(imds)``). "Label" is present
+        only for a labeled datastore. Raises StopIteration after the last file.
+        """
+        if not self.hasdata():
+            raise StopIteration("read: no more data in the ImageDatastore; use reset(ds) to "
+                                "read it again")
+        i = self._position
+        self._position += 1
+        info: dict[str, Any] = {"Filename": self.Files[i]}
+        if self._labels is not None:
+            info["Label"] = self._labels[i]
+        return _read(self.Files[i]), info
+
+    def shuffle(self) -> ImageDatastore:
+        """A new datastore with the files (and labels) in random order, as MATLAB's shuffle(ds).
+
+        The order is drawn from minidl's generator, so ``rng(seed)`` makes it reproducible.
+        """
+        return self._reordered(_permutation(len(self.Files)))
+
+    def _reordered(self, order: np.ndarray) -> ImageDatastore:
+        return self.subset(order)
+
+    def read_batch(self, indices: np.ndarray) -> tuple[list[np.ndarray]]:
+        """The images at `indices` (0-based) as a list of H x W x C arrays: the one variable
+        that `read` gives (its first output). minibatchqueue reads labels from `Labels`."""
+        return ([_read(self.Files[i]) for i in np.asarray(indices).tolist()],)
 
 
 def imageDatastore(
@@ -228,6 +307,65 @@ def splitEachLabel(
         for k in range(len(chosen)):
             chosen[k].append(order[bounds[k] : bounds[k + 1]])
     return tuple(ds.subset(np.sort(np.concatenate(c)).tolist()) for c in chosen)
+
+
+# ---------------------------------------------------------------------------------------------
+# MATLAB's function forms: read(ds), hasdata(ds), ... call the method of the same name
+
+
+def _method(name: str, obj: Any, what: str = "a datastore or a minibatchqueue") -> Any:
+    method = getattr(obj, name, None)
+    if not callable(method) or isinstance(obj, type):
+        raise TypeError(f"{name} expects {what}, got {type(obj).__name__}")
+    return method
+
+
+def read(ds: Any) -> Any:
+    """The next data of a datastore, as MATLAB's ``read(ds)`` (see each datastore's `read`)."""
+    return _method("read", ds, "a datastore")()
+
+
+def readall(ds: Any, *args: Any) -> Any:
+    """All data of a datastore, as MATLAB's ``readall(ds)``: the images of an imageDatastore
+    (H x W x C x N; ``readall(imds, image_size)`` resizes), the slices of an arrayDatastore, the
+    underlying datastores' data side by side for a combined one."""
+    return _method("readall", ds, "a datastore")(*args)
+
+
+def hasdata(x: Any) -> bool:
+    """True if a datastore can `read`, or a minibatchqueue can give a mini-batch (MATLAB's
+    ``hasdata``)."""
+    return bool(_method("hasdata", x)())
+
+
+def reset(x: Any) -> None:
+    """Rewind a datastore or a minibatchqueue to the start of its data (MATLAB's ``reset``)."""
+    _method("reset", x)()
+
+
+def shuffle(x: Any) -> Any:
+    """MATLAB's ``shuffle``: for a datastore, a new shuffled datastore (``ds = shuffle(ds)``);
+    for a minibatchqueue, shuffles it in place and rewinds it (returns None), as MATLAB's
+    ``shuffle(mbq)``. The order comes from minidl's generator (``rng``)."""
+    return _method("shuffle", x)()
+
+
+def readimage(imds: ImageDatastore, index: int) -> np.ndarray:
+    """The image at 0-based position `index` (MATLAB's 1-based ``readimage(imds, i)`` is
+    ``readimage(imds, i - 1)``), as H x W x C float32 with values 0-255."""
+    return _method("readimage", imds, "an imageDatastore")(index)
+
+
+def countEachLabel(imds: ImageDatastore) -> dict[str, int]:
+    """Files per label as {label: count}, in sorted label order (MATLAB returns a table)."""
+    return _method("countEachLabel", imds, "an imageDatastore")()
+
+
+def _permutation(n: int) -> np.ndarray:
+    """A random order of n observations from minidl's generator (seeded by ``rng``)."""
+    from .backend import generator
+
+    return generator().permutation(n)
 
 
 def _label_groups(ds: ImageDatastore) -> dict[str, np.ndarray]:
