@@ -3,8 +3,8 @@
 Two MATLAB workflows, transcribed:
 
 1. **A dlnetwork with a custom layer** ("Train Network Using Custom Training Loop" with the
-   PReLU layer of "Define Custom Deep Learning Layer with Learnable Parameters"). The loop is
-   MATLAB's, line for line:
+   PReLU layer of "Define Custom Deep Learning Layer with Learnable Parameters"). The
+   mini-batches come from a minibatchqueue, and the loop is MATLAB's, line for line:
 
        [loss,gradients,state] = dlfeval(@modelLoss,net,X,T);
        net.State = state;
@@ -109,19 +109,29 @@ miniBatchSize = 64 if FAST else 128
 learnRate = 0.001
 numIterationsPerEpoch = numObservations // miniBatchSize
 
+
+# Mini-batches come from a minibatchqueue over the images and labels, as in MATLAB's example.
+def preprocessMiniBatch(dataX, dataT):
+    X = np.stack(dataX, axis=-1)                                     # cat(4, dataX{:})
+    T = dl.onehotencode(np.array(dataT), 1, ClassNames=classNames)   # K x N one-hot
+    return X, T
+
+
+dsTrain = dl.combine(dl.arrayDatastore(XTrain, IterationDimension=4), dl.arrayDatastore(TTrain))
+mbq = dl.minibatchqueue(dsTrain, MiniBatchSize=miniBatchSize, MiniBatchFcn=preprocessMiniBatch,
+                        MiniBatchFormat=["SSCB", "CB"], PartialMiniBatch="discard")
+
 # Initialize the Adam state and train
 averageGrad = None                             # MATLAB's []
 averageSqGrad = None
 iteration = 0
-shuffler = np.random.default_rng(0)
+dl.rng(0)
 print("Custom loop, dlnetwork with preluLayer:")
 for epoch in range(1, numEpochs + 1):
-    order = shuffler.permutation(numObservations)      # shuffle every epoch
-    for i in range(numIterationsPerEpoch):
+    dl.shuffle(mbq)                            # a new order every epoch
+    while dl.hasdata(mbq):
         iteration += 1
-        idx = order[i * miniBatchSize:(i + 1) * miniBatchSize]
-        X = dl.dlarray(XTrain[:, :, :, idx], "SSCB")
-        T = dl.dlarray(dl.onehotencode(TTrain[idx], 1, ClassNames=classNames), "CB")
+        X, T = next(mbq)
 
         # Evaluate the model loss, gradients and state, and update the network.
         loss, gradients, state = dl.dlfeval(modelLoss, net, X, T)
@@ -214,8 +224,10 @@ def modelLossFunction(parameters, X, T):
 averageGrad = None
 averageSqGrad = None
 iteration = 0
+shuffler = np.random.default_rng(0)
 print("Custom loop, model function with a residual connection:")
 for epoch in range(1, numEpochs + 1):
+    # The mini-batches by hand this time: a random order, then slices of the arrays.
     order = shuffler.permutation(numObservations)
     for i in range(numIterationsPerEpoch):
         iteration += 1
