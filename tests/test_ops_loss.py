@@ -461,3 +461,63 @@ def test_indexcrossentropy_errors(xp, rng):
         f(Y, T, Reduction="mean")
     with pytest.raises(ValueError, match=_has("mask-included")):
         f(Y, T, NormalizationFactor="mask-included")
+
+
+# ---- found in review: layouts, devices, weights for crossentropy -----------------------------
+
+
+@pytest.mark.parametrize("name", ["l1loss", "l2loss", "huber", "crossentropy", "mse"])
+def test_formatted_targets_meet_unformatted_y_in_dataformat_order(rng, name):
+    """A formatted T is stored in canonical order ("BC" -> "CB"); with an unformatted Y labelled
+    by DataFormat="BC" it is permuted back, so the loss and dT equal those of raw targets."""
+    y = _probabilities(rng, (4, 3), 1)
+    t = _probabilities(rng, (4, 3), 1)
+    f = getattr(dl, name)
+    raw = f(dl.dlarray(y), t, DataFormat="BC")
+    formatted = f(dl.dlarray(y), dl.dlarray(t, "BC"), DataFormat="BC")
+    np.testing.assert_allclose(float(formatted), float(raw), rtol=1e-12)
+    grad = dl.dlfeval(lambda a, b: dl.dlgradient(f(a, b, DataFormat="BC"), b),
+                      dl.dlarray(y), dl.dlarray(t, "BC"))
+    assert grad.fmt == "CB" and grad.shape == (3, 4)
+    assert dl.gradcheck(lambda b: f(dl.dlarray(y), b, DataFormat="BC"),
+                        dl.dlarray(t, "BC")) < 1e-6
+    with pytest.raises(ValueError, match=_has("format 'CT'", "DataFormat 'BC'")):
+        f(dl.dlarray(y), dl.dlarray(t, "TC"), DataFormat="BC")
+
+
+@pytest.mark.parametrize("name", ["l2loss", "crossentropy", "mse", "indexcrossentropy"])
+def test_host_targets_meet_device_predictions(xp, rng, name):
+    """Targets in host memory (labels usually are) go to Y's device; dT comes back to them."""
+    y = _probabilities(rng, (3, 4), 0)
+    t = np.array([1, 3, 2, 3]) if name == "indexcrossentropy" else _probabilities(rng, (3, 4), 0)
+    f = getattr(dl, name)
+    Y = dl.dlarray(dev(xp, y), "CB")
+    np.testing.assert_allclose(float(f(Y, t)), float(f(dl.dlarray(y, "CB"), t)), rtol=1e-12)
+    if name != "indexcrossentropy":
+        dT = dl.dlfeval(lambda a, b: dl.dlgradient(f(a, b), b), Y, dl.dlarray(t, "CB"))
+        assert isinstance(host(dT), np.ndarray) and dl.backend.array_module(dT._data) is np
+
+
+def test_indexcrossentropy_takes_a_number_for_one_observation():
+    y = np.array([[0.2], [0.7], [0.1]])
+    loss = dl.indexcrossentropy(dl.dlarray(y, "CB"), 2)
+    np.testing.assert_allclose(float(loss), -np.log(0.7), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["single-label", "multilabel"])
+def test_crossentropy_weights_mask_and_reduction(xp, rng, mode):
+    """crossentropy weighs and masks its terms like the other losses; "none" keeps them."""
+    y, t = _probabilities(rng, (3, 4), 0), np.eye(3)[:, [0, 2, 1, 1]]
+    w, m = rng.random(3) + 0.5, rng.random((3, 4)) > 0.3
+    terms = -t * np.log(y) if mode == "single-label" else \
+        -(t * np.log(y) + (1 - t) * np.log(1 - y))
+    Y = dl.dlarray(dev(xp, y), "CB")
+    loss = dl.crossentropy(Y, dev(xp, t), dl.dlarray(dev(xp, w), "C"), Mask=dev(xp, m),
+                           ClassificationMode=mode)
+    np.testing.assert_allclose(float(loss), (w[:, None] * m * terms).sum() / 4, rtol=1e-12)
+    none = dl.crossentropy(Y, dev(xp, t), "Reduction", "none", "ClassificationMode", mode)
+    assert none.fmt == "CB" and none.shape == (3, 4)
+    np.testing.assert_allclose(host(none), terms, rtol=1e-12)
+    assert dl.gradcheck(lambda a, b: dl.crossentropy(a, b, w, WeightsFormat="C", Mask=m,
+                                                     ClassificationMode=mode),
+                        dl.dlarray(y, "CB"), dl.dlarray(t, "CB")) < 1e-6

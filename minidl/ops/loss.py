@@ -27,7 +27,7 @@ import numpy as np
 from .._matlab import check_choice, format_value, size_str
 from ..autodiff import record
 from ..backend import array_module, to_module
-from ..dlarray import dlarray
+from ..dlarray import canonical_format, dlarray, inverse_permutation
 from .nn import _labelled, _options
 
 __all__ = ["crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber"]
@@ -37,22 +37,45 @@ NORMALIZATIONS = ["batch-size", "all-elements", "none"]
 
 # ---- shared pieces ---------------------------------------------------------------------------
 
-def _targets(Y: Any, T: Any, where: str, fmt: str, data: Any) -> Any:
-    """Raw target data laid out like Y's (canonical) data, in Y's dtype."""
+def _targets(Y: Any, T: Any, where: str, fmt: str, data: Any) -> tuple[Any, Callable]:
+    """T's raw data laid out like Y's data (labels ``fmt``), in Y's dtype and on Y's device, and
+    a function that turns a gradient in that layout into dT (T's own layout, dtype, device).
+
+    T is a numeric array of Y's size, or a dlarray: with Y's format when Y is formatted; in
+    canonical order (as every formatted dlarray is stored) when Y is unformatted and labelled
+    by DataFormat, in which case it is permuted into DataFormat's order.
+    """
     if isinstance(T, dlarray):
-        if T._fmt and Y._fmt and T._fmt != Y._fmt:
-            raise ValueError(f"{where}: targets have format '{T._fmt}' but Y has format "
-                             f"'{Y._fmt}': give them the same labels")
-        t = T._data
+        t, t_fmt = T._data, T._fmt
     elif hasattr(T, "shape"):
-        t = T
+        t, t_fmt = T, ""
     else:
         raise TypeError(f"{where}: targets must be a dlarray or a numeric array, "
                         f"got {type(T).__name__}")
-    if tuple(t.shape) != tuple(Y.shape):
+    perm = None
+    if t_fmt and Y._fmt and t_fmt != Y._fmt:
+        raise ValueError(f"{where}: targets have format '{t_fmt}' but Y has format "
+                         f"'{Y._fmt}': give them the same labels")
+    if t_fmt and not Y._fmt:
+        canonical, perm = canonical_format(fmt, data.ndim)
+        if t_fmt != canonical:
+            raise ValueError(f"{where}: targets have format '{t_fmt}' but DataFormat '{fmt}' "
+                             f"labels Y as '{canonical}': give them the same labels")
+        t = t.reshape(tuple(t.shape) + (1,) * (len(fmt) - t.ndim))
+        t = t.transpose(inverse_permutation(perm))
+    padded = tuple(t.shape) + (1,) * (data.ndim - t.ndim)
+    if t.ndim > data.ndim or padded != tuple(data.shape):
         raise ValueError(f"{where}: Y and targets must have the same size: Y is "
-                         f"{size_str(Y.shape)} ({fmt}) but targets are {size_str(t.shape)}")
-    return t.reshape(data.shape).astype(data.dtype, copy=False)
+                         f"{size_str(Y.shape)} ({fmt}) but targets are {size_str(T.shape)}")
+    home = array_module(t)
+    raw = to_module(t.reshape(data.shape), array_module(data)).astype(data.dtype, copy=False)
+
+    def target_grad(g: Any) -> Any:
+        if perm is not None:
+            g = g.reshape(t.shape).transpose(perm)
+        return to_module(g, home).reshape(T.shape).astype(T.dtype, copy=False)
+
+    return raw, target_grad
 
 
 def _as_dlarray(Y: Any) -> dlarray:
@@ -63,11 +86,6 @@ def _scalar(total: Any, divisor: int, dtype: Any) -> Any:
     """``total / divisor`` as a 0-d array of ``dtype`` (NumPy 1.x turns a float32 scalar divided
     by an int into float64)."""
     return (total / divisor).astype(dtype, copy=False)
-
-
-def _target_grad(g: Any, T: Any) -> Any:
-    """dT in the targets' own shape and dtype (the loss is computed in Y's dtype)."""
-    return g.reshape(T.shape).astype(T.dtype, copy=False)
 
 
 def _weights_and_pairs(weights: Any, args: tuple) -> tuple[Any, tuple]:
@@ -140,8 +158,9 @@ def _by_labels(raw: Any, labels: str, what: str, fmt: str, shape: tuple, where: 
             out_shape.append(1)
     for i in set(range(len(labels))) - set(order):
         if raw.shape[i] != 1:
-            raise ValueError(f"{where}: {what} has a '{labels[i]}' dimension but Y (format "
-                             f"'{fmt}') has no such dimension")
+            raise ValueError(f"{where}: {what} has {labels.count(labels[i])} '{labels[i]}' "
+                             f"dimension(s) but Y (format '{fmt}') has "
+                             f"{fmt.count(labels[i])}")
     for n, m, label in zip(out_shape, shape, fmt):
         if n not in (1, m):
             raise ValueError(f"{where}: {what} has {n} elements along '{label}' but Y has "
@@ -159,63 +178,78 @@ def _scale(weights: Any, mask: Any) -> Any:
 
 # ---- crossentropy ----------------------------------------------------------------------------
 
-def crossentropy(Y: Any, T: Any, *args: Any, ClassificationMode: str = "single-label",
-                 NormalizationFactor: str = "batch-size",
-                 DataFormat: str | None = None) -> dlarray:
+def crossentropy(Y: Any, T: Any, weights: Any = None, *args: Any,
+                 ClassificationMode: str = "single-label", NormalizationFactor: str = "batch-size",
+                 Mask: Any = None, Reduction: str = "sum", DataFormat: str | None = None,
+                 WeightsFormat: str | None = None) -> dlarray:
     """Cross-entropy loss between probabilities Y (e.g. softmax output) and targets T.
 
-    * "single-label" (default): loss = −Σ T·log(Y), the sum over classes and S/T positions;
-    * "multilabel": loss = −Σ [T·log(Y) + (1 − T)·log(1 − Y)] (each class is a yes/no).
+    * "single-label" (default): loss = −Σ w·T·log(Y), the sum over classes and S/T positions;
+    * "multilabel": loss = −Σ w·[T·log(Y) + (1 − T)·log(1 − Y)] (each class is a yes/no).
 
     The sum is divided by NormalizationFactor: "batch-size" (default; "batch" is accepted too)
     the number of observations (size of B), "all-elements" the number of predictions (elements
     of Y / channels for single-label, elements of Y for multilabel), "none" 1. T is one-hot (or
-    binary) with Y's format, or a numeric array of Y's size. Y is clamped below at eps of its
+    binary) with Y's format, or a numeric array of Y's size. ``weights`` and ``Mask`` multiply
+    each term, as for ``l2loss`` (``dlarray(w, "C")`` weighs the classes); ``Reduction="none"``
+    returns the weighted terms, with Y's size and format. Y is clamped below at eps of its
     float type (1.19e-7 for single) before the log, so Y = 0 gives a large finite loss rather
     than Inf; MATLAB's classification layer bounds Y away from zero the same way. Returns an
     unformatted scalar.
     """
     where = "crossentropy"
+    weights, args = _weights_and_pairs(weights, args)
     o = _options(where, args, {"ClassificationMode": ClassificationMode,
-                               "NormalizationFactor": NormalizationFactor,
-                               "DataFormat": DataFormat})
+                               "NormalizationFactor": NormalizationFactor, "Mask": Mask,
+                               "Reduction": Reduction, "DataFormat": DataFormat,
+                               "WeightsFormat": WeightsFormat})
     mode = check_choice(f"{where}: ClassificationMode", o["ClassificationMode"],
                         ["single-label", "multilabel"])
+    reduction = check_choice(f"{where}: Reduction", o["Reduction"], ["sum", "none"])
     norm = o["NormalizationFactor"]
     norm = "batch-size" if isinstance(norm, str) and norm.lower() == "batch" else \
         _normalization(where, norm)
-    data, fmt, _, shape = _labelled(Y, o["DataFormat"], where, need="C", name="Y")
-    t = _targets(_as_dlarray(Y), T, where, fmt, data)
-    xp = array_module(data, t)
+    data, fmt, out_fmt, shape = _labelled(Y, o["DataFormat"], where, need="C", name="Y")
+    Y_shape = tuple(_as_dlarray(Y).shape)
+    t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
+    scale = _scale(_aligned(weights, "weights", fmt, data, Y_shape, o["WeightsFormat"], where),
+                   _aligned(o["Mask"], "Mask", fmt, data, Y_shape, None, where))
+    xp = array_module(data)
     eps = float(np.finfo(data.dtype).eps)
-    if norm == "batch-size":
-        factor = _observations(data, fmt)
-    elif norm == "all-elements":
-        factor = data.size if mode == "multilabel" else data.size // data.shape[fmt.index("C")]
-    else:
-        factor = 1
     y_safe = xp.maximum(data, eps)
     log_y = xp.log(y_safe)
     if mode == "single-label":
-        total = -(t * log_y).sum()
+        terms = -(t * log_y)
     else:
         one_minus = xp.maximum(1 - data, eps)
         log_1my = xp.log(one_minus)
-        total = -(t * log_y + (1 - t) * log_1my).sum()
-    loss = _scalar(total, max(factor, 1), data.dtype)
+        terms = -(t * log_y + (1 - t) * log_1my)
+    if scale is not None:
+        terms = terms * scale
+    factor = 1
+    if reduction == "none":
+        out, result_fmt = terms.reshape(shape), out_fmt
+    else:
+        per_c = data.size // data.shape[fmt.index("C")]
+        n = {"batch-size": _observations(data, fmt), "none": 1,
+             "all-elements": data.size if mode == "multilabel" else per_c}[norm]
+        factor = max(n, 1)
+        out, result_fmt = _scalar(terms.sum(), factor, data.dtype), ""
 
     def backward(gy: Any, needs: tuple) -> tuple:
-        g = gy / max(factor, 1)
+        g = gy.reshape(data.shape) if reduction == "none" else gy / factor
+        if scale is not None:
+            g = g * scale
         dY = dT = None
         if needs[0]:
             d = -t / y_safe if mode == "single-label" else (1 - t) / one_minus - t / y_safe
             dY = (d * g).reshape(shape)
         if needs[1]:
             d = -log_y if mode == "single-label" else log_1my - log_y
-            dT = _target_grad(d * g, T)
+            dT = target_grad(d * g)
         return dY, dT
 
-    return record(loss, "", (Y, T), backward)
+    return record(out, result_fmt, (Y, T), backward)
 
 
 # ---- indexcrossentropy -----------------------------------------------------------------------
@@ -280,16 +314,19 @@ def indexcrossentropy(Y: Any, T: Any, weights: Any = None, *args: Any, Reduction
 
 
 def _class_indices(T: Any, data: Any, c: int, where: str) -> Any:
-    """T as 0-based int64 indices shaped like Y's data with its C dimension set to 1.
+    """T as 0-based int64 indices shaped like Y's data with its C dimension set to 1, on Y's
+    device.
 
     T must hold one whole number in 1..K per element of Y without C (any arrangement of
-    singleton dimensions: Y's size with C removed, or with C set to 1)."""
+    singleton dimensions: Y's size with C removed, or with C set to 1). The values are checked
+    where T lives, before it moves: host targets cost no device synchronization.
+    """
     raw = T._data if isinstance(T, dlarray) else T
-    if not hasattr(raw, "shape"):
+    if isinstance(raw, numbers.Real) and not isinstance(raw, bool):
+        raw = np.asarray(raw)
+    if not hasattr(raw, "shape") or isinstance(raw, bool):
         raise TypeError(f"{where}: targets must be a numeric array or dlarray of class indices, "
                         f"got {type(T).__name__}")
-    xp = array_module(data)
-    raw = to_module(raw, xp)
     k = data.shape[c]
     want = tuple(1 if i == c else n for i, n in enumerate(data.shape))
     if [n for n in raw.shape if n != 1] != [n for n in want if n != 1]:
@@ -300,12 +337,13 @@ def _class_indices(T: Any, data: Any, c: int, where: str) -> Any:
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"{where}: targets must be numeric class indices, got dtype {raw.dtype}")
     values = raw.reshape(want)
-    bad = (values < 1) | (values > k) | (values != xp.floor(values))
+    xt = array_module(values)
+    bad = (values < 1) | (values > k) | (values != xt.floor(values))
     if bool(bad.any()):
         first = to_module(values[bad][:1], np)[0]
         raise ValueError(f"{where}: targets must be whole numbers from 1 to {k} (the number of "
                          f"classes, the size of Y's C dimension), got {format_value(first)}")
-    return values.astype(np.int64) - 1
+    return to_module(values.astype(np.int64) - 1, array_module(data))
 
 
 # ---- the regression losses -------------------------------------------------------------------
@@ -321,8 +359,8 @@ def _regression_loss(where: str, penalty: Penalty, Y: Any, T: Any, weights: Any,
     norm = _normalization(where, o["NormalizationFactor"])
     data, fmt, out_fmt, shape = _labelled(Y, o["DataFormat"], where, name="Y")
     Y_shape = tuple(_as_dlarray(Y).shape)
-    t = _targets(_as_dlarray(Y), T, where, fmt, data)
-    xp = array_module(data, t)
+    t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
+    xp = array_module(data)
     scale = _scale(_aligned(weights, "weights", fmt, data, Y_shape, o["WeightsFormat"], where),
                    _aligned(o["Mask"], "Mask", fmt, data, Y_shape, None, where))
     values, slopes = penalty(data - t, xp)
@@ -339,7 +377,7 @@ def _regression_loss(where: str, penalty: Penalty, Y: Any, T: Any, weights: Any,
     def backward(gy: Any, needs: tuple) -> tuple:
         g = slopes * (gy.reshape(data.shape) if reduction == "none" else gy / factor)
         return (g.reshape(shape) if needs[0] else None,
-                _target_grad(-g, T) if needs[1] else None)
+                target_grad(-g) if needs[1] else None)
 
     return record(out, result_fmt, (Y, T), backward)
 
@@ -418,14 +456,14 @@ def mse(Y: Any, T: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
     where = "mse"
     o = _options(where, args, {"DataFormat": DataFormat})
     data, fmt, _, shape = _labelled(Y, o["DataFormat"], where, name="Y")
-    t = _targets(_as_dlarray(Y), T, where, fmt, data)
-    n_obs = _observations(data, fmt)
+    t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
+    n_obs = max(_observations(data, fmt), 1)
     diff = data - t
     loss = _scalar((diff * diff).sum(), 2 * n_obs, data.dtype)
 
     def backward(gy: Any, needs: tuple) -> tuple:
         g = diff * (gy / n_obs)
         return (g.reshape(shape) if needs[0] else None,
-                _target_grad(-g, T) if needs[1] else None)
+                target_grad(-g) if needs[1] else None)
 
     return record(loss, "", (Y, T), backward)
