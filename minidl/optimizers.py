@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -160,7 +161,7 @@ def dlupdate(fun: Callable[..., Any], net: Any, *args: Any) -> Any:
     if not leaves:
         raise TypeError("dlupdate: net must be a dlnetwork, a Learnables table, a dlarray or a "
                         f"container of dlarrays, got {type(net).__name__}")
-    extra = [_dl_leaves(x, len(leaves), i + 1) for i, x in enumerate(args)]
+    extra = [_dl_leaves(x, leaves, net, i + 1) for i, x in enumerate(args)]
     results = [fun(w, *xs) for w, *xs in zip(leaves, *extra)]
     tupled = [isinstance(r, tuple) for r in results]
     if not all(tupled):
@@ -179,25 +180,34 @@ def dlupdate(fun: Callable[..., Any], net: Any, *args: Any) -> Any:
                       for col in columns[1:]))
 
 
-def _dl_leaves(x: Any, n: int, position: int) -> list:
-    """The n entries of dlupdate's extra input X<position> (dlarrays, or a raw array for one
-    parameter)."""
+def _dl_leaves(x: Any, params: list, net: Any, position: int) -> list:
+    """The entries of dlupdate's extra input X<position>, one per parameter (dicts matched by
+    key), each checked to have its parameter's size."""
+    where, what = "dlupdate", f"input X{position}"
+    x = _by_keys(x, _keys(net), what, where)
     leaves = [x] if _is_raw(x) else tree_flatten(x)[0]
-    if len(leaves) != n:
-        raise ValueError(f"dlupdate: input X{position} holds {len(leaves)} arrays but there are "
-                         f"{n} parameters: give one per learnable parameter, in the same order")
+    if len(leaves) != len(params):
+        raise ValueError(f"{where}: {what} holds {len(leaves)} arrays but there are "
+                         f"{len(params)} parameters: give one per learnable parameter, in the "
+                         "same order")
+    for i, (leaf, w) in enumerate(zip(leaves, params)):
+        if tuple(leaf.shape) != tuple(w.shape):
+            raise ValueError(f"{where}: {what} entry {i + 1}{_name(net, i)} has size "
+                             f"{size_str(leaf.shape) or '1x1'} but its parameter has size "
+                             f"{size_str(w.shape) or '1x1'}")
     return leaves
 
 
 def _as_dlarray(value: Any, like: dlarray) -> dlarray:
-    """fun's result for parameter ``like`` as a dlarray (a raw array or number is wrapped, in the
-    parameter's dtype when it is a Python number)."""
+    """fun's result for parameter ``like`` as a dlarray: a raw array is wrapped; a number (or
+    0-d array) fills the parameter's size, in its dtype."""
     if isinstance(value, dlarray):
         return value
-    if _module_of(value) is None and not isinstance(value, (int, float)):
+    number = isinstance(value, numbers.Number) and not isinstance(value, bool)
+    if number or getattr(value, "ndim", None) == 0:
+        return dlarray(array_module(like._data).full(like.shape, value, dtype=like.dtype))
+    if _module_of(value) is None:
         raise TypeError(f"dlupdate: fun must return arrays, got {type(value).__name__}")
-    if isinstance(value, (int, float)):
-        value = array_module(like._data).full(like.shape, value, dtype=like.dtype)
     return dlarray(value)
 
 

@@ -260,6 +260,20 @@ def test_dlupdate_is_traced_inside_dlfeval():
     np.testing.assert_allclose(host(grad["b"]), [[-2.0], [4.0]])
 
 
+def test_dlupdate_matches_dicts_by_key_and_checks_sizes():
+    params = {"W": dlarray(W0), "b": dlarray(np.zeros((2, 1), np.float32))}
+    grads = {"b": dlarray(np.ones((2, 1), np.float32)), "W": dlarray(GRADS[0])}  # other order
+    out = dlupdate(lambda w, g: w + g, params, grads)
+    np.testing.assert_allclose(host(out["W"]), W0 + GRADS[0])
+    np.testing.assert_allclose(host(out["b"]), np.ones((2, 1)))
+    with pytest.raises(ValueError, match=r"input X1 entry 2 \('b'\) has size 2x2 but its "
+                                         r"parameter has size 2x1"):
+        dlupdate(lambda w, g: w, params, {"W": grads["W"], "b": grads["W"]})
+    with pytest.raises(ValueError, match=r"missing: \['b'\]"):
+        dlupdate(lambda w, g: w, params, {"W": grads["W"]})
+    assert dlupdate(lambda w: np.float32(0), params)["W"].shape == (2, 2)  # a NumPy scalar fills
+
+
 def test_dlupdate_bad_arguments_say_what_is_wrong():
     params = {"W": dlarray(W0), "b": dlarray(np.zeros((2, 1), np.float32))}
     with pytest.raises(TypeError, match="fun must be a function"):
