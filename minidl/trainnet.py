@@ -273,7 +273,9 @@ def _are_labels(T: Any, loss_name: str) -> bool:
     T = np.asarray(T)
     if loss_name and loss_name not in CLASSIFICATION:
         return False
-    return is_label_vector(T) or (loss_name in CLASSIFICATION and T.ndim == 1)
+    if loss_name == "index-crossentropy":  # class indices: any vector (N, N x 1, 1 x N)
+        return T.ndim == 1 or (T.ndim == 2 and 1 in T.shape)
+    return is_label_vector(T) or (loss_name == "crossentropy" and T.ndim == 1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -183,8 +183,11 @@ def test_index_crossentropy_takes_labels_or_class_indices():
     b, _ = trainnet(X, labels, mlp(), "index-crossentropy", opts)
     minidl.rng(0)
     c, _ = trainnet(X, index.astype(np.float64), mlp(), "index-crossentropy", opts)
+    minidl.rng(0)
+    d, _ = trainnet(X, index.astype(np.float32)[:, None], mlp(), "index-crossentropy", opts)
     assert_same_values(values(a), values(b))
     assert_same_values(values(a), values(c))
+    assert_same_values(values(a), values(d))  # an N x 1 column of indices
     assert list(c.ClassNames) == [1, 2, 3]
     with pytest.raises(ValueError, match="labels 4 are not among the classes 1, 2, 3"):
         trainnet(X, np.where(index == 3, 4, index), mlp(), "index-crossentropy", opts)
