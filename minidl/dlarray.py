@@ -173,7 +173,10 @@ class dlarray:
         if self.size != 1:
             raise TypeError(f"format spec {spec!r} needs a dlarray of one element, got size "
                             f"{self.shape}: format extractdata(X) or an element of it")
-        return format(self._data.reshape(()).item(), spec)
+        value = self._data.reshape(()).item()
+        if spec[-1] in "bcdoxX" and float(value).is_integer():  # f"{n:d}" of a whole number
+            value = int(value)
+        return format(value, spec)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """The data as NumPy, by NumPy 2's protocol: ``copy=None`` may share the dlarray's

@@ -161,6 +161,7 @@ def test_format_spec_formats_a_one_element_dlarray_as_its_number():
     assert f"{loss:.4f}" == "0.1235" and f"{loss:8.2e}" == "1.23e-01"
     assert f"{dl.dlarray(np.array([[3]]), 'CB'):.1f}" == "3.0"
     assert f"{loss}" == str(loss)  # no spec: the full display
+    assert f"{dl.dlarray(np.float32(7)):03d}" == "007"  # a whole number takes integer specs
     with pytest.raises(TypeError, match="format spec '.2f' needs a dlarray of one element"):
         f"{dl.dlarray(np.ones(2)):.2f}"
 

@@ -65,6 +65,10 @@ def test_binary_broadcasting_forward_and_gradient(xp, rng, name, op, ref, shapes
 def test_sigmoid_does_not_overflow():
     y = M.sigmoid(dl.dlarray(np.array([-1000.0, 0.0, 1000.0], np.float32)))
     np.testing.assert_allclose(host(y), [0.0, 0.5, 1.0])
+    x = np.array([-30.0, -17.0, -1.0, 2.0, 30.0])
+    y = M.sigmoid(dl.dlarray(x.astype(np.float32)))  # small outputs are not rounded to 0
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(host(y), 1 / (1 + np.exp(-x)), rtol=1e-6)
 
 
 @pytest.mark.parametrize("dims", [None, "S", "SB", 1, (0, 3)])
