@@ -521,3 +521,9 @@ def test_crossentropy_weights_mask_and_reduction(xp, rng, mode):
     assert dl.gradcheck(lambda a, b: dl.crossentropy(a, b, w, WeightsFormat="C", Mask=m,
                                                      ClassificationMode=mode),
                         dl.dlarray(y, "CB"), dl.dlarray(t, "CB")) < 1e-6
+
+
+def test_a_dataformat_that_does_not_fit_names_the_loss():
+    with pytest.raises(ValueError, match=r"l2loss: DataFormat: format 'CB' has 2 labels but the "
+                                         r"data has 3 dimensions"):
+        dl.l2loss(np.ones((2, 3, 4)), np.ones((2, 3, 4)), DataFormat="CB")

@@ -48,7 +48,10 @@ def _labelled(X: Any, DataFormat: Any, where: str, need: str | None = None,
         if not isinstance(DataFormat, str):
             raise TypeError(f"{where}: DataFormat must be a string such as 'SSCB', got "
                             f"{type(DataFormat).__name__}")
-        canonical_format(DataFormat, data.ndim)  # validates the labels
+        try:
+            canonical_format(DataFormat, data.ndim)  # validates the labels
+        except ValueError as err:
+            raise ValueError(f"{where}: DataFormat: {err}") from None
         fmt = DataFormat.upper()
         data = data.reshape(tuple(data.shape) + (1,) * (len(fmt) - data.ndim))
     if need and need not in fmt:
