@@ -30,8 +30,9 @@ SECTIONS = [
      ("minidl.training_options", "minidl.trainnet", "minidl.optimizers")),
     ("Prediction and evaluation", "Scores, labels and metrics of a trained network.",
      ("minidl.prediction",)),
-    ("Data", "Data sets, datastores and mini-batch queues.",
-     ("minidl.datasets", "minidl.datastore", "minidl.arraydatastore", "minidl.minibatchqueue")),
+    ("Data", "Data sets, datastores, image augmentation and mini-batch queues.",
+     ("minidl.datasets", "minidl.datastore", "minidl.arraydatastore", "minidl.augment",
+      "minidl.minibatchqueue")),
     ("Backends and random numbers", "CPU (NumPy) or GPU (CuPy), and seeding.",
      ("minidl.backend",)),
 ]

@@ -10,6 +10,12 @@ Public names follow MATLAB, so a documented MATLAB example transcribes line by l
 """
 
 from .arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
+from .augment import (
+    AugmentedImageDatastore,
+    ImageDataAugmenter,
+    augmentedImageDatastore,
+    imageDataAugmenter,
+)
 from .autodiff import dlfeval, dlgradient
 from .backend import canUseGPU, gather, gpuArray, rng, use_backend
 from .datasets import DigitData, digits
@@ -101,5 +107,6 @@ __all__ = [
     "digits", "DigitData", "imageDatastore", "ImageDatastore", "splitEachLabel",
     "countEachLabel", "readimage", "arrayDatastore", "ArrayDatastore", "combine",
     "CombinedDatastore", "read", "readall", "hasdata", "reset", "shuffle",
-    "minibatchqueue", "MiniBatchQueue",
+    "minibatchqueue", "MiniBatchQueue", "imageDataAugmenter", "ImageDataAugmenter",
+    "augmentedImageDatastore", "AugmentedImageDatastore",
 ]

@@ -24,6 +24,7 @@ from ._matlab import (
     format_value,
     parse_name_value,
 )
+from .augment import AugmentedImageDatastore
 from .datastore import ImageDatastore, _permutation
 
 __all__ = ["ArrayDatastore", "arrayDatastore", "CombinedDatastore", "combine",
@@ -269,7 +270,7 @@ class CombinedDatastore:
         return CombinedDatastore([ds._reordered(order) for ds in self.UnderlyingDatastores])
 
 
-DATASTORE_TYPES = (ImageDatastore, ArrayDatastore, CombinedDatastore)
+DATASTORE_TYPES = (ImageDatastore, ArrayDatastore, CombinedDatastore, AugmentedImageDatastore)
 
 
 def combine(*datastores: Any) -> CombinedDatastore:
@@ -285,7 +286,8 @@ def combine(*datastores: Any) -> CombinedDatastore:
     for k, ds in enumerate(datastores):
         if not isinstance(ds, DATASTORE_TYPES):
             raise TypeError(f"combine: argument {k + 1} must be a datastore (imageDatastore, "
-                            f"arrayDatastore or combine), got {type(ds).__name__}")
+                            f"arrayDatastore, augmentedImageDatastore or combine), got "
+                            f"{type(ds).__name__}")
     counts = [ds.NumObservations for ds in datastores]
     if len(set(counts)) > 1:
         raise ValueError(f"combine: the datastores must hold the same number of observations, "

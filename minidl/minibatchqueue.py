@@ -38,9 +38,9 @@ The differences, all forced by Python or by minidl's conventions:
   feature vectors give F x N, and scalars (such as labels) give a 1 x N row, as MATLAB's
   example shows for its labels. Text labels stay a NumPy string array (MATLAB turns
   categoricals into integer codes); one-hot encode them in a MiniBatchFcn.
-* A labeled imageDatastore has two variables here, the image and its label, as MATLAB's
-  augmentedImageDatastore does (minidl has no augmentedImageDatastore); so
-  ``minibatchqueue(imds)`` gives (X, T). MATLAB's plain imageDatastore gives only images.
+* A labeled imageDatastore has two variables here, the image and its label, as an
+  augmentedImageDatastore has (in MATLAB and here); so ``minibatchqueue(imds)`` gives (X, T).
+  MATLAB's plain imageDatastore gives only images.
 * OutputEnvironment "auto" is minidl's active backend (``use_backend``), where dlnetwork makes
   its weights too, so batches and weights always meet on one device; ``use_backend("auto")``
   gives MATLAB's behaviour (the GPU when CuPy sees one). "gpu" is the device backend and an
@@ -298,8 +298,8 @@ def minibatchqueue(ds: Any, *args: Any, **options: Any) -> MiniBatchQueue:
     if not isinstance(ds, DATASTORE_TYPES):
         hint = (" (wrap an array as arrayDatastore(X, IterationDimension=4) for H x W x C x N "
                 "images)") if hasattr(ds, "shape") else ""
-        raise TypeError(f"minibatchqueue: ds must be a datastore (imageDatastore, arrayDatastore "
-                        f"or combine), got {type(ds).__name__}{hint}")
+        raise TypeError(f"minibatchqueue: ds must be a datastore (imageDatastore, arrayDatastore, "
+                        f"augmentedImageDatastore or combine), got {type(ds).__name__}{hint}")
     num_outputs = None
     if args and not isinstance(args[0], str):
         num_outputs = check_positive_int("numOutputs", args[0])

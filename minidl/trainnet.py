@@ -186,11 +186,13 @@ def _fresh_network(net_in: Any, xp: Any) -> Any:
 
 @dataclass
 class _Data:
-    """Inputs and targets in channels-last memory order on the training device."""
+    """Inputs and targets in channels-last memory order on the training device, and the
+    training datastore's augmentation of a mini-batch (``augment(X, idx) -> X``), if any."""
 
     X: Observations
     T: Observations
     classes: np.ndarray | None
+    augment: Callable[[dlarray, Any], dlarray] | None = None
 
     @property
     def N(self) -> int:
@@ -199,7 +201,9 @@ class _Data:
 
 def _training_data(X: Any, T: Any, net: Any, loss_name: str, opts: TrainingOptions,
                    classes: np.ndarray | None, what: str) -> _Data:
-    """Check and convert one data set; for the training set also fit the normalization."""
+    """Check and convert one data set; for the training set also fit the normalization and
+    take the datastore's augmentation (augmentedImageDatastore)."""
+    augment = getattr(X, "augment_batch", None) if what == "training data" else None
     if is_datastore(X):
         X, labels = read_datastore(X, net)
         T = labels if T is None else T
@@ -222,7 +226,15 @@ def _training_data(X: Any, T: Any, net: Any, loss_name: str, opts: TrainingOptio
     targets, classes = _targets(_host(T), obs.N, probe, loss_name, opts, classes, what)
     if classes is not None and what == "training data":
         net.ClassNames = classes
-    return _Data(obs, targets.to(xp), classes)
+    return _Data(obs, targets.to(xp), classes, augment)
+
+
+def _observations_of(X: dlarray, bounds: tuple[int, int]) -> dlarray:
+    """Observations ``bounds[0]:bounds[1]`` of a batch whose B dimension is its last."""
+    if X.fmt[-1:] != "B":
+        raise ValueError(f"trainnet: an augmented mini-batch must have its observations last, "
+                         f"got format '{X.fmt}'")
+    return dlarray._wrap(X._data[..., bounds[0]:bounds[1]], X.fmt)
 
 
 def _host(a: Any) -> Any:
@@ -501,10 +513,14 @@ class _Run:
         of the split plan computed at the same time on several threads."""
         xp, n = array_module(self.train.X.data), len(idx)
         chunks = split_plan(self.net, xp, n, training=True) if self.splittable else [(0, n)]
+        # augmentation draws its random numbers once per mini-batch, before any split, so
+        # rng(seed) repeats it whatever the threads do
+        whole = self.train.augment(self.train.X.batch(idx), idx) if self.train.augment else None
 
         def part(bounds: tuple[int, int]) -> tuple:
             sub = idx[bounds[0]:bounds[1]] if len(chunks) > 1 else idx
-            X, T = self.train.X.batch(sub), self.train.T.batch(sub)
+            X = self.train.X.batch(sub) if whole is None else _observations_of(whole, bounds)
+            T = self.train.T.batch(sub)
             loss, grads, state, Y = dlfeval(
                 lambda net: _loss_and_gradients(net, X, T, self.loss_fcn), self.net)
             weight = (bounds[1] - bounds[0]) / n

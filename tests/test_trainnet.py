@@ -108,6 +108,36 @@ def bars(n, seed):
     return X, k
 
 
+def test_augmented_datastore_augments_each_training_mini_batch():
+    """trainnet asks an augmentedImageDatastore to transform every training mini-batch once
+    (before any split over threads), with minidl's generator, so rng(seed) repeats the run; an
+    augmenter that does nothing gives exactly the run on the plain arrays."""
+    X, T = bars(40, 0)
+    layers = [imageInputLayer([28, 28, 3]), convolution2dLayer(3, 4), reluLayer(),
+              fullyConnectedLayer(10), softmaxLayer()]
+    opts = quiet(MaxEpochs=2, MiniBatchSize=8, InitialLearnRate=1e-4, ValidationData=bars(16, 1),
+                 ValidationFrequency=3, OutputNetwork="last-iteration")
+
+    def run(augmenter):
+        ds = minidl.augmentedImageDatastore([28, 28], X, T, DataAugmentation=augmenter)
+        calls, augment = [], ds.augment_batch
+        ds.augment_batch = lambda batch, idx: (calls.append(batch.shape), augment(batch, idx))[1]
+        minidl.rng(0)
+        net, _ = trainnet(ds, dlnetwork(layers), "crossentropy", opts)
+        return values(net), calls
+
+    moving = minidl.imageDataAugmenter(RandXTranslation=[-3, 3], RandRotation=[-20, 20])
+    a, calls = run(moving)
+    assert calls == [(28, 28, 3, 8)] * 10  # 5 mini-batches a epoch, never the validation data
+    b, _ = run(moving)
+    assert_same_values(a, b)
+    identity, _ = run(minidl.imageDataAugmenter())
+    minidl.rng(0)
+    plain, _ = trainnet(X, T, dlnetwork(layers), "crossentropy", opts)
+    assert_same_values(identity, values(plain))
+    assert not np.allclose(a[0], identity[0])
+
+
 def test_seven_layer_cnn_reaches_high_accuracy():
     X, T = bars(256, 0)
     Xv, Tv = bars(100, 1)
