@@ -72,6 +72,14 @@ from .ops.nn import fullyconnect, onehotdecode, onehotencode, softmax
 from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
 from .optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 from .prediction import minibatchpredict, scores2label, testnet
+from .progressmonitor import (
+    TrainingProgressMonitor,
+    groupSubPlot,
+    recordMetrics,
+    trainingProgressMonitor,
+    updateInfo,
+    yscale,
+)
 from .training_options import trainingOptions
 from .trainnet import TrainingInfo, trainnet
 
@@ -103,6 +111,8 @@ __all__ = [
     "trainingOptions", "trainnet", "TrainingInfo",
     "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
     "minibatchpredict", "scores2label", "testnet",
+    "trainingProgressMonitor", "TrainingProgressMonitor", "recordMetrics", "updateInfo",
+    "groupSubPlot", "yscale",
     # data
     "digits", "DigitData", "imageDatastore", "ImageDatastore", "splitEachLabel",
     "countEachLabel", "readimage", "arrayDatastore", "ArrayDatastore", "combine",
