@@ -4,7 +4,8 @@ Two MATLAB workflows, transcribed:
 
 1. **A dlnetwork with a custom layer** ("Train Network Using Custom Training Loop" with the
    PReLU layer of "Define Custom Deep Learning Layer with Learnable Parameters"). The
-   mini-batches come from a minibatchqueue, and the loop is MATLAB's, line for line:
+   mini-batches come from a minibatchqueue, a trainingProgressMonitor plots the loss, and the
+   loop is MATLAB's, line for line:
 
        [loss,gradients,state] = dlfeval(@modelLoss,net,X,T);
        net.State = state;
@@ -35,6 +36,8 @@ import numpy as np
 import minidl as dl
 
 FAST = "--fast" in sys.argv or os.environ.get("MINIDL_FAST") == "1"
+OUT = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else "out"
+os.makedirs(OUT, exist_ok=True)
 tic = time.time()
 
 # ---- Data -------------------------------------------------------------------------------------
@@ -121,15 +124,22 @@ dsTrain = dl.combine(dl.arrayDatastore(XTrain, IterationDimension=4), dl.arrayDa
 mbq = dl.minibatchqueue(dsTrain, MiniBatchSize=miniBatchSize, MiniBatchFcn=preprocessMiniBatch,
                         MiniBatchFormat=["SSCB", "CB"], PartialMiniBatch="discard")
 
-# Initialize the Adam state and train
+# Initialize the Adam state and the progress monitor, then train. The monitor saves its figure
+# when Progress reaches 100; a first Ctrl+C sets monitor.Stop (MATLAB's Stop button).
 averageGrad = None                             # MATLAB's []
 averageSqGrad = None
+numIterations = numEpochs * numIterationsPerEpoch
+monitor = dl.trainingProgressMonitor(Metrics="Loss", Info=["Epoch", "LearnRate"],
+                                     XLabel="Iteration",
+                                     PlotFile=os.path.join(OUT, "custom_loop_progress.png"))
 iteration = 0
 dl.rng(0)
 print("Custom loop, dlnetwork with preluLayer:")
 for epoch in range(1, numEpochs + 1):
+    if monitor.Stop:
+        break
     dl.shuffle(mbq)                            # a new order every epoch
-    while dl.hasdata(mbq):
+    while dl.hasdata(mbq) and not monitor.Stop:
         iteration += 1
         X, T = next(mbq)
 
@@ -139,8 +149,12 @@ for epoch in range(1, numEpochs + 1):
         net, averageGrad, averageSqGrad = dl.adamupdate(
             net, gradients, averageGrad, averageSqGrad, iteration, learnRate)
 
+        dl.recordMetrics(monitor, iteration, Loss=loss)
+        dl.updateInfo(monitor, Epoch=f"{epoch} of {numEpochs}", LearnRate=learnRate)
+        monitor.Progress = 100 * iteration / numIterations
         if iteration == 1 or iteration % 25 == 0:
-            print(f"  epoch {epoch}  iteration {iteration:4d}  loss {float(loss):.4f}")
+            print(f"  epoch {epoch}  iteration {iteration:4d}  loss {loss:.4f}")
+monitor.close()
 
 scores = dl.minibatchpredict(net, XTest)
 YTest = dl.scores2label(scores, classNames)

@@ -98,6 +98,11 @@ def test_custom_training_loop(run_example):
     accuracy(out, "Test accuracy (dlnetwork with custom layer)")
     accuracy(out, "Test accuracy (model function with residual connection)")
 
+    # the progress monitor recorded every iteration and saved its figure at Progress 100
+    monitor = ns["monitor"]
+    assert monitor.MetricData["Loss"].shape == (ns["numIterations"], 2)
+    assert monitor.Progress == 100 and os.path.getsize(monitor.PlotFile) > 1000
+
     # the custom layer's learnable was found by dlnetwork and trained by adamupdate
     net = ns["net"]
     rows = [(layer, name) for layer, name, _ in net.Learnables]
