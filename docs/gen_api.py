@@ -26,9 +26,9 @@ SECTIONS = [
      ("minidl.layers",)),
     ("Networks", "`dlnetwork`, its forward and predict, saving and loading.",
      ("minidl.network", "minidl.io")),
-    ("Training", "Solver options, `trainnet`, and the update functions and progress monitor "
-     "of custom loops.",
-     ("minidl.training_options", "minidl.trainnet", "minidl.optimizers",
+    ("Training", "Solver options, learning-rate schedules, `trainnet`, and the update "
+     "functions and progress monitor of custom loops.",
+     ("minidl.training_options", "minidl.lr_schedules", "minidl.trainnet", "minidl.optimizers",
       "minidl.progressmonitor")),
     ("Prediction and evaluation", "Scores, labels and metrics of a trained network.",
      ("minidl.prediction",)),

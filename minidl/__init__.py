@@ -63,6 +63,14 @@ from .layers import (
     tanhLayer,
 )
 from .layers.summary import analyzeNetwork, summary
+from .lr_schedules import (
+    cosineLearnRate,
+    cyclicalLearnRate,
+    exponentialLearnRate,
+    piecewiseLearnRate,
+    polynomialLearnRate,
+    warmupLearnRate,
+)
 from .minibatchqueue import MiniBatchQueue, minibatchqueue
 from .network import Table, dlnetwork, forward, initialize, predict
 from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
@@ -109,6 +117,8 @@ __all__ = [
     "save", "load",
     # training and evaluation
     "trainingOptions", "trainnet", "TrainingInfo",
+    "piecewiseLearnRate", "warmupLearnRate", "polynomialLearnRate", "exponentialLearnRate",
+    "cosineLearnRate", "cyclicalLearnRate",
     "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
     "minibatchpredict", "scores2label", "testnet",
     "trainingProgressMonitor", "TrainingProgressMonitor", "recordMetrics", "updateInfo",

@@ -2,10 +2,12 @@
 
 Each option is declared once below with its default and validator; the objects validate every
 assignment (``opts.MaxEpochs = 5``) and display themselves exactly as MATLAB does.
+LearnRateSchedule takes the schedules of :mod:`minidl.lr_schedules` (MATLAB R2024b's).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -25,6 +27,13 @@ from ._matlab import (
     format_value,
     parse_name_value,
     unknown_name_message,
+)
+from .lr_schedules import (
+    SCHEDULE_NAMES,
+    LearnRateSchedule,
+    chained_factor,
+    from_name,
+    is_finite,
 )
 
 Validator = Callable[[str, Any], Any]
@@ -121,6 +130,47 @@ def _output_fcn(name: str, v: Any) -> Any:
                      f"got {format_value(v)}.")
 
 
+def _learn_rate_schedule(name: str, v: Any) -> Any:
+    """"none", a schedule name or object, a list of them run in turn, or a function of the epoch.
+
+    One name stays a character vector ('cosine'); a list of names becomes a string array and a
+    list with objects a cell array, for the display. Only the last schedule of a list may be
+    infinite (NumSteps Inf), since the ones after it would never run.
+    """
+    if isinstance(v, str):
+        return check_choice(name, v, ("none", *SCHEDULE_NAMES))
+    if isinstance(v, LearnRateSchedule):
+        return v
+    if isinstance(v, list | tuple):
+        if not v:
+            raise ValueError(f"{name} must not be an empty list; use \"none\" for a constant rate.")
+        stages: list[Any] = []
+        for item in v:
+            if isinstance(item, str):
+                stages.append(MString(check_choice(name, item, SCHEDULE_NAMES)))
+            elif isinstance(item, LearnRateSchedule):
+                stages.append(item)
+            else:
+                raise ValueError(f"Each schedule in a {name} list must be a schedule name or "
+                                 f"object, got {_shown(item)}.")
+        for item in stages[:-1]:
+            if not is_finite(item):
+                raise ValueError(f"In a {name} list only the last schedule may be infinite "
+                                 f"(NumSteps Inf), but {_shown(item)} is followed by another.")
+        return stages
+    if callable(v):
+        return v
+    raise ValueError(f'{name} must be "none", a schedule name ({", ".join(SCHEDULE_NAMES)}), a '
+                     f"schedule object, a list of them or a function of the epoch, "
+                     f"got {_shown(v)}.")
+
+
+def _shown(v: Any) -> str:
+    if isinstance(v, LearnRateSchedule):
+        return type(v).__name__
+    return format_value(v) if isinstance(v, str | numbers.Number) else type(v).__name__
+
+
 def _in_unit(name: str, v: Any) -> float:
     return check_in_range(name, v, 0, 1)
 
@@ -133,7 +183,7 @@ def _decay(name: str, v: Any) -> float:
 # Name -> (default, validator), in the order of MATLAB's display (after the solver's own fields).
 _COMMON: dict[str, tuple[Any, Validator]] = {
     "MaxEpochs": (30, check_positive_int),
-    "LearnRateSchedule": ("none", _choice("none", "piecewise")),
+    "LearnRateSchedule": ("none", _learn_rate_schedule),
     "LearnRateDropFactor": (0.1, _in_unit),
     "LearnRateDropPeriod": (10, check_positive_int),
     "MiniBatchSize": (128, check_positive_int),
@@ -202,21 +252,60 @@ class TrainingOptions:
                 name, list(spec), f"a property of {type(self).__name__}"))
         object.__setattr__(self, name, spec[name][1](name, value))
 
-    def learn_rate(self, epoch: int) -> float:
-        """The learning rate for a 1-based ``epoch`` under LearnRateSchedule.
+    def learn_rate(self, epoch: int, iteration: int | None = None,
+                   iterations_per_epoch: int | None = None) -> float:
+        """The learning rate for 1-based ``epoch`` (and global 1-based ``iteration``).
 
-        'piecewise' multiplies InitialLearnRate by LearnRateDropFactor once every
-        LearnRateDropPeriod epochs: lr0 * F ** ((epoch - 1) // P).
+        "none" keeps InitialLearnRate; 'piecewise' multiplies it by LearnRateDropFactor once
+        every LearnRateDropPeriod epochs: lr0 * F ** ((epoch - 1) // P). A schedule object or
+        list multiplies it by the schedule's factor (see :mod:`minidl.lr_schedules`);
+        iteration-based schedules need ``iteration`` after epoch 1, and a list that mixes
+        epoch- and iteration-based schedules needs ``iterations_per_epoch`` too (trainnet
+        passes both). A function is called as ``f(epoch)``, or ``f(InitialLearnRate, epoch)``
+        when it takes two arguments (minidl's choice), and returns the rate itself.
         """
         epoch = check_positive_int("epoch", epoch)
-        if self.LearnRateSchedule == "piecewise":
-            drops = (epoch - 1) // self.LearnRateDropPeriod
-            return self.InitialLearnRate * self.LearnRateDropFactor ** drops
-        return self.InitialLearnRate
+        if iteration is not None:
+            iteration = check_positive_int("iteration", iteration)
+        if iterations_per_epoch is not None:
+            iterations_per_epoch = check_positive_int("iterations_per_epoch",
+                                                      iterations_per_epoch)
+        schedule, lr0 = self.LearnRateSchedule, self.InitialLearnRate
+        if isinstance(schedule, str) and schedule == "none":
+            return lr0
+        if callable(schedule) and not isinstance(schedule, LearnRateSchedule):
+            return _call_schedule_function(schedule, lr0, epoch)
+        stages = schedule if isinstance(schedule, list) else [schedule]
+        return lr0 * chained_factor(stages, epoch, iteration, iterations_per_epoch,
+                                    self._resolve)
+
+    def _resolve(self, stage: Any, start_epoch: int) -> LearnRateSchedule:
+        """A schedule name as the object it stands for, given the epoch it starts in."""
+        if isinstance(stage, LearnRateSchedule):
+            return stage
+        return from_name(stage, drop_factor=self.LearnRateDropFactor,
+                         drop_period=self.LearnRateDropPeriod,
+                         remaining_epochs=max(1, self.MaxEpochs - start_epoch + 1))
 
     def __repr__(self) -> str:
         props = [(name, _display(getattr(self, name))) for name in self._spec()]
         return format_properties(type(self).__name__, [(None, props)])
+
+
+def _call_schedule_function(f: Callable, lr0: float, epoch: int) -> float:
+    """A LearnRateSchedule function's rate for ``epoch``: f(epoch), or f(lr0, epoch)."""
+    try:
+        params = inspect.signature(f).parameters.values()
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        two = len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+    except (TypeError, ValueError):  # no signature (some built-ins): assume f(epoch)
+        two = False
+    rate = f(lr0, epoch) if two else f(epoch)
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not (
+            math.isfinite(rate) and rate >= 0):
+        raise ValueError("The LearnRateSchedule function must return a nonnegative finite "
+                         f"number, got {format_value(rate)} for epoch {epoch}.")
+    return float(rate)
 
 
 def _display(v: Any) -> str:

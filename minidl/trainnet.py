@@ -454,11 +454,11 @@ class _Run:
         batch = min(o.MiniBatchSize, n)
         per_epoch, order, iteration = n // batch, None, 0
         for epoch in range(1, o.MaxEpochs + 1):
-            lr = o.learn_rate(epoch)
             if order is None or o.Shuffle == "every-epoch":
                 order = self._order()
             for b in range(per_epoch):
                 iteration += 1
+                lr = o.learn_rate(epoch, iteration, per_epoch)
                 idx = order[b * batch:(b + 1) * batch]
                 last_batch = b == per_epoch - 1
                 stop = self._iteration(iteration, epoch, lr, idx, last_batch,

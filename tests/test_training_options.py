@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from minidl._matlab import MString
+from minidl.lr_schedules import cosineLearnRate, warmupLearnRate
 from minidl.training_options import (
     TrainingOptions,
     TrainingOptionsADAM,
@@ -200,7 +201,7 @@ def test_odd_pairs_and_duplicates():
     ("sgdm", "ValidationPatience", 0, "ValidationPatience must be a positive integer or Inf"),
     ("sgdm", "Shuffle", "sometimes",
      "Shuffle must be one of 'once', 'every-epoch', 'never', got 'sometimes'"),
-    ("sgdm", "LearnRateSchedule", "cosine", "LearnRateSchedule must be one of 'none', 'piecewise'"),
+    ("sgdm", "LearnRateSchedule", "cosin", "LearnRateSchedule must be one of 'none', 'piecewise'"),
     ("sgdm", "GradientThresholdMethod", "l1",
      "GradientThresholdMethod must be one of 'l2norm', 'global-l2norm', 'absolute-value'"),
     ("sgdm", "ExecutionEnvironment", "tpu", "ExecutionEnvironment must be one of 'auto', 'cpu'"),
@@ -344,3 +345,26 @@ def test_learn_rate_piecewise_defaults():
 def test_learn_rate_rejects_epoch_zero():
     with pytest.raises(ValueError, match="epoch must be a positive integer, got 0"):
         trainingOptions("sgdm").learn_rate(0)
+
+
+def test_learn_rate_schedule_display():
+    """Names show as MATLAB text, objects as [1×1 class], lists as cells, functions as @f."""
+    def line(value):
+        return [x for x in repr(trainingOptions("sgdm", LearnRateSchedule=value)).split("\n")
+                if "LearnRateSchedule:" in x][0]
+
+    assert line("Cosine") == "               LearnRateSchedule: 'cosine'"
+    assert line(cosineLearnRate()) == "               LearnRateSchedule: [1×1 cosineLearnRate]"
+    assert line([warmupLearnRate(), "cosine"]) == "               LearnRateSchedule: {1×2 cell}"
+    assert line(["warmup", "cosine"]) == \
+        '               LearnRateSchedule: ["warmup"    "cosine"]'
+    assert line(_on_iteration) == "               LearnRateSchedule: @_on_iteration"
+
+
+def test_learn_rate_schedule_object_kept_and_copied():
+    schedule = cosineLearnRate(Period=4)
+    opts = trainingOptions("sgdm", LearnRateSchedule=schedule)
+    assert opts.LearnRateSchedule is schedule
+    other = copy.deepcopy(opts)
+    other.LearnRateSchedule.Period = 8
+    assert schedule.Period == 4
