@@ -37,9 +37,12 @@ from .io import load, save
 from .layers import (
     Layer,
     LayerArray,
+    additionLayer,
     averagePooling2dLayer,
     batchNormalizationLayer,
+    concatenationLayer,
     convolution2dLayer,
+    depthConcatenationLayer,
     dropoutLayer,
     featureInputLayer,
     flattenLayer,
@@ -72,7 +75,20 @@ from .lr_schedules import (
     warmupLearnRate,
 )
 from .minibatchqueue import MiniBatchQueue, minibatchqueue
-from .network import Table, dlnetwork, forward, initialize, predict
+from .network import (
+    LayerGraph,
+    Table,
+    addLayers,
+    connectLayers,
+    disconnectLayers,
+    dlnetwork,
+    forward,
+    initialize,
+    layerGraph,
+    predict,
+    removeLayers,
+    replaceLayer,
+)
 from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
 from .ops.conv import avgpool, dlconv, maxpool
 from .ops.loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
@@ -111,9 +127,12 @@ __all__ = [
     "fullyConnectedLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",
     "softmaxLayer", "dropoutLayer",
     "flattenLayer", "functionLayer",
+    "additionLayer", "concatenationLayer", "depthConcatenationLayer",
     "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
     # networks
     "dlnetwork", "Table", "predict", "forward", "initialize", "analyzeNetwork", "summary",
+    "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",
+    "layerGraph", "LayerGraph",
     "save", "load",
     # training and evaluation
     "trainingOptions", "trainnet", "TrainingInfo",

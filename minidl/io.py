@@ -10,7 +10,13 @@ The file is a NumPy .npz archive read with ``allow_pickle=False``:
   of that dtype; a 1-D object array goes into the JSON as a list and comes back an object array);
 * ``__structure__``: UTF-8 JSON (as uint8) with the format name and version, each layer's
   registered class name and its other properties (numbers, strings, tuples, lists), the
-  network's other ClassNames, activation sizes and initialization state.
+  network's other ClassNames, activation sizes and initialization state, and, for a network
+  that is not a plain chain, its connections (source, destination layer, destination input)
+  and the sizes of its example inputs.
+
+A chain of layers is written as format version 1 (as before graphs existed, so older minidl
+reads it); any other graph as version 2, which older minidl refuses by its version instead of
+misreading it as a chain.
 
 Loading never runs code from the file: only layer classes registered with ``register_layer``
 (every built-in layer; custom ones opt in) can be rebuilt, and property values are plain data.
@@ -19,9 +25,10 @@ functionLayer, an input layer with a callable Normalization, or an unregistered 
 
 ``load`` checks what it rebuilds, so an altered file fails there with a ValueError rather than
 later with an unrelated error: layer Names are unique non-empty strings, no property hides a
-method of the layer class, learnables and state are float dlarrays (or empty), and an initialized
-network's layers, run on copies over zeros, keep their learnables' sizes and give the recorded
-activation sizes.
+method of the layer class, learnables and state are float dlarrays (or empty), connections
+join existing layers' outputs to existing inputs (each input fed once) without a cycle, and an
+initialized network's layers, run on copies over zeros in topological order, keep their
+learnables' sizes and give the recorded activation sizes.
 
 ``save`` writes a temporary file in the target's folder and renames it over the target
 (``os.replace``), so a crash mid-write leaves the old file intact. ``load`` puts arrays on the
@@ -44,14 +51,17 @@ import numpy as np
 from ._matlab import MString
 from .backend import active_module, array_module, to_module
 from .dlarray import canonical_format, dlarray
+from .graph import topological_order
 from .layers.base import Layer, registered_layer, size_x
+from .layers.combine import input_names
 from .layers.input import STATISTICS, _InputLayer
 from .network import dlnetwork
 
 __all__ = ["save", "load"]
 
 FORMAT = "minidl.dlnetwork"
-VERSION = 1
+VERSION = 1  # a chain of layers
+GRAPH_VERSION = 2  # any other graph: connections and example inputs stored
 _TAGS = ("__tuple__", "__dict__", "__mstring__")
 _ARRAY_KINDS = "biufcSU"  # bool, numbers and text: what np.load reads without pickle
 _CLASS_NAMES = "network.ClassNames"
@@ -177,11 +187,16 @@ def save(net: dlnetwork, path: str | os.PathLike) -> None:
     _check_names([layer.Name for layer in net._layers], "save: ")
     arrays: dict[str, np.ndarray] = {}
     layers = [_save_layer(i, layer, arrays) for i, layer in enumerate(net._layers)]
-    structure = {"format": FORMAT, "version": VERSION, "layers": layers,
-                 "network": {"initialized": net._initialized,
-                             "activations": _encode(net._activations, "the network"),
-                             "example": _encode(net._example, "the network"),
-                             **_save_class_names(net.ClassNames, arrays)}}
+    info = {"initialized": net._initialized,
+            "activations": _encode(net._activations, "the network"),
+            **_save_class_names(net.ClassNames, arrays)}
+    examples = [_encode(example, "the network") for example in net._examples]
+    if net._connections == _chain(net._layers) and len(examples) <= 1:
+        version, info["example"] = VERSION, examples[0] if examples else None
+    else:
+        version, info["examples"] = GRAPH_VERSION, examples
+        info["connections"] = [list(c) for c in net._connections]
+    structure = {"format": FORMAT, "version": version, "layers": layers, "network": info}
     text = json.dumps(structure).encode("utf-8")
     arrays["__structure__"] = np.frombuffer(text, dtype=np.uint8)
     _atomic_write(os.fspath(path), arrays)
@@ -277,9 +292,9 @@ def load(path: str | os.PathLike) -> dlnetwork:
         raise ValueError(f"load: '{path}' is not a minidl network file (format "
                          f"{structure.get('format') if isinstance(structure, dict) else None!r}, "
                          f"expected {FORMAT!r}).")
-    if structure.get("version") != VERSION:
+    if structure.get("version") not in (VERSION, GRAPH_VERSION):
         raise ValueError(f"load: '{path}' has format version {structure.get('version')!r}; this "
-                         f"minidl reads version {VERSION}.")
+                         f"minidl reads version {VERSION} or {GRAPH_VERSION}.")
     try:
         return _rebuild(structure, arrays)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -313,18 +328,62 @@ def _rebuild(structure: dict, arrays: dict[str, np.ndarray]) -> dlnetwork:
     for layer in layers:
         _check_layer(layer)
     info = _typed(structure["network"], dict)
-    net = dlnetwork.__new__(dlnetwork)
+    net = dlnetwork(Initialize=False)
     net._layers = layers
-    net._initialized = _typed(info["initialized"], bool)
-    net._activations = [(tuple(size), str(fmt)) for size, fmt in _decode(info["activations"])]
-    example = _decode(info["example"])
-    net._example = None if example is None else (tuple(example[0]), str(example[1]))
+    if structure["version"] == VERSION:
+        net._connections = _chain(layers)
+        example = _decode(info["example"])
+        examples = [] if example is None else [example]
+    else:
+        net._connections = _load_connections(layers, _typed(info["connections"], list))
+        examples = _decode(_typed(info["examples"], list))
+    examples = [(_size(e[0]), _typed(e[1], str)) for e in examples]
+    activations = [(_size(size), _typed(fmt, str)) for size, fmt in _decode(info["activations"])]
     net.ClassNames = _load_class_names(info, arrays)
-    if net._initialized:
-        _check_runs(net)
-    elif net._activations:
+    if _typed(info["initialized"], bool):
+        _check_runs(net, activations, examples)
+        net._set_initialized(activations, examples)
+    elif activations:
         raise ValueError("an uninitialized network records activation sizes")
+    else:
+        net._examples = examples
     return net
+
+
+def _chain(layers: list[Layer]) -> list[tuple[str, str, str]]:
+    """The connections of ``layers`` joined in a chain (what dlnetwork(layers) makes)."""
+    return [(a.Name, b.Name, (input_names(b) or ("",))[0]) for a, b in zip(layers, layers[1:])]
+
+
+def _size(v: Any) -> tuple[int, ...]:
+    if not isinstance(v, (list, tuple)):
+        raise ValueError(f"a size must be a list of integers, got {type(v).__name__}")
+    size = tuple(v)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in size):
+        raise ValueError(f"a size must hold non-negative integers, got {v!r}")
+    return size
+
+
+def _load_connections(layers: list[Layer], entries: list) -> list[tuple[str, str, str]]:
+    """Connections checked: [source, destination, input] strings naming existing layers and
+    inputs, each input fed once, no cycle."""
+    by_name = {layer.Name: layer for layer in layers}
+    out: list[tuple[str, str, str]] = []
+    for entry in entries:
+        if not (isinstance(entry, list) and len(entry) == 3
+                and all(isinstance(x, str) for x in entry)):
+            raise ValueError(f"a connection must be [source, destination, input], got {entry!r}")
+        source, destination, inp = entry
+        if source not in by_name or destination not in by_name:
+            raise ValueError(f"the connection {entry!r} names a layer the network lacks")
+        if inp not in input_names(by_name[destination]):
+            raise ValueError(f"the connection {entry!r} ends at an input layer '{destination}' "
+                             "does not have")
+        if any(c[1:] == (destination, inp) for c in out):
+            raise ValueError(f"input '{destination}/{inp}' is connected twice")
+        out.append((source, destination, inp))
+    topological_order(layers, out)  # a ValueError for a cycle
+    return out
 
 
 def _load_layer(i: int, entry: dict, arrays: dict[str, np.ndarray], xp: Any) -> Layer:
@@ -378,44 +437,61 @@ def _check_layer(layer: Layer) -> None:
             object.__setattr__(layer, stat, layer._check_statistic(stat, getattr(layer, stat)))
 
 
-def _check_runs(net: dlnetwork) -> None:
-    """An initialized network's layers, on copies, infer the recorded sizes, keep the sizes of
-    their learnables and state, and run ``predict`` on zeros: weights or hyperparameters
-    altered to values the network cannot run with fail here, naming the layer."""
-    if len(net._activations) != len(net._layers):
-        raise ValueError(f"the network records {len(net._activations)} activation sizes for "
-                         f"{len(net._layers)} layers")
-    first = net._layers[0] if net._layers else None
-    if isinstance(first, _InputLayer):
-        size, fmt = first.initialize()
-    elif net._example is None:
-        raise ValueError("the network is initialized but has neither an input layer nor an "
-                         "example input size")
-    else:
-        size, fmt = net._example
-    for layer, recorded in zip(net._layers, net._activations):
-        for out in _probe(layer, tuple(size), fmt):
+def _check_runs(net: dlnetwork, activations: list, examples: list) -> None:
+    """An initialized network's layers, on copies and in topological order, infer the recorded
+    sizes, keep the sizes of their learnables and state, and run ``predict`` on zeros: weights
+    or hyperparameters altered to values the network cannot run with fail here, naming the
+    layer."""
+    layers = net._layers
+    if len(activations) != len(layers):
+        raise ValueError(f"the network records {len(activations)} activation sizes for "
+                         f"{len(layers)} layers")
+    endpoints = net._input_endpoints()
+    open_inputs = [ep for ep in endpoints if ep[1] is not None]
+    if len(examples) != len(open_inputs):
+        raise ValueError(f"the network is initialized but records {len(examples)} example input "
+                         f"sizes for {len(open_inputs)} inputs without an input layer")
+    given = dict(zip(open_inputs, examples))
+    index = {layer.Name: i for i, layer in enumerate(layers)}
+    feeds = {(index[d], inp): index[s] for s, d, inp in net._connections}
+    for i in topological_order(layers, net._connections):
+        layer, recorded = layers[i], activations[i]
+        if isinstance(layer, _InputLayer):
+            inputs = []
+        else:
+            inputs = [activations[feeds[(i, inp)]] if (i, inp) in feeds else given[(i, inp)]
+                      for inp in input_names(layer)]
+        for out in _probe(layer, inputs):
             if out != recorded:
                 raise ValueError(f"{_label(layer)} gives output size {size_x(out[0])} "
                                  f"({out[1]}), but the file records {size_x(recorded[0])} "
                                  f"({recorded[1]})")
-        size, fmt = recorded
 
 
-def _probe(layer: Layer, size: tuple[int, ...], fmt: str) -> list[tuple[tuple[int, ...], str]]:
-    """(output size, format) that a copy of ``layer`` initialized for zeros of ``size`` reports,
-    and that its predict on them gives; a ValueError naming the layer when it fails or resizes
-    a learnable or state."""
+def _probe(layer: Layer, inputs: list[tuple[tuple[int, ...], str]]) -> list[tuple]:
+    """(output size, format) that a copy of ``layer`` initialized for zeros of the ``inputs``
+    sizes reports, and that its predict on them gives; a ValueError naming the layer when it
+    fails or resizes a learnable or state. An input layer (no inputs) runs on zeros of its own
+    size."""
     trial, label = copy.copy(layer), _label(layer)
     xp = active_module()
+    shown = ", ".join(f"{size_x(size)} ({fmt})" for size, fmt in inputs)
     try:
-        out_size, out_fmt = trial.initialize(size, fmt)
-        Y = trial.predict(dlarray._wrap(xp.zeros(size, dtype="float32"), fmt))
+        if isinstance(trial, _InputLayer):
+            out_size, out_fmt = trial.initialize()
+            inputs = [(out_size, out_fmt)]
+            shown = f"{size_x(out_size)} ({out_fmt})"
+        elif len(inputs) == 1:
+            out_size, out_fmt = trial.initialize(*inputs[0])
+        else:
+            out_size, out_fmt = trial.initialize([s for s, _ in inputs], [f for _, f in inputs])
+        Y = trial.predict(*[dlarray._wrap(xp.zeros(size, dtype="float32"), fmt)
+                            for size, fmt in inputs])
     except MemoryError:
         raise
     except Exception as err:  # any other failure of the layer's own code: the file is unusable
         raise ValueError(f"{label} does not run with its saved properties on input of size "
-                         f"{size_x(size)} ({fmt}): {type(err).__name__}: {err}") from err
+                         f"{shown}: {type(err).__name__}: {err}") from err
     for name in type(layer).learnables + type(layer).states:
         saved, needed = getattr(layer, name), getattr(trial, name)
         if saved is None and needed is not None:

@@ -231,9 +231,12 @@ def _layer_classes(training: bool) -> tuple[type, ...]:
     dropout (one random mask per mini-batch from the shared generator); in prediction both act
     on each observation alone."""
     from .layers import (
+        AdditionLayer,
         AveragePooling2DLayer,
         BatchNormalizationLayer,
+        ConcatenationLayer,
         Convolution2DLayer,
+        DepthConcatenationLayer,
         DropoutLayer,
         FeatureInputLayer,
         FlattenLayer,
@@ -251,7 +254,8 @@ def _layer_classes(training: bool) -> tuple[type, ...]:
     independent = (ImageInputLayer, FeatureInputLayer, Convolution2DLayer, MaxPooling2DLayer,
                    AveragePooling2DLayer, FullyConnectedLayer, ReLULayer, LeakyReLULayer,
                    SoftmaxLayer, FlattenLayer, InstanceNormalizationLayer,
-                   LayerNormalizationLayer, GroupNormalizationLayer)
+                   LayerNormalizationLayer, GroupNormalizationLayer, AdditionLayer,
+                   ConcatenationLayer, DepthConcatenationLayer)
     return independent if training else independent + (BatchNormalizationLayer, DropoutLayer)
 
 
@@ -263,6 +267,8 @@ def per_observation_network(net: Any, training: bool) -> bool:
 
     if type(net) is not dlnetwork or not net.Initialized:
         return False
+    if len(net.InputNames) != 1 or len(net.OutputNames) != 1:
+        return False  # the chunks of each output would need joining: never split
     allowed = _layer_classes(training)
     for layer in net._layers:
         if type(layer) not in allowed:
@@ -353,6 +359,9 @@ def minibatchpredict(net: Any, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     InputDataFormats ("auto"), ExecutionEnvironment ("auto", "cpu", "gpu").
     """
     opts = parse_name_value(args, kwargs, _PREDICT_OPTIONS, "minibatchpredict")
+    from .network import check_single_io
+
+    check_single_io(net, "minibatchpredict")
     if is_datastore(X):
         X = read_datastore(X, net)[0]
     obs = observations(X, net, opts["InputDataFormats"])
@@ -449,6 +458,9 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
         raise TypeError("testnet needs the metrics to compute, e.g. testnet(net, X, T, "
                         '"accuracy")')
     metrics, args = args[0], args[1:]
+    from .network import check_single_io
+
+    check_single_io(net, "testnet")
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     names = [check_choice("metrics", m, METRICS) for m in names]
     opts = parse_name_value(args, kwargs, {**_PREDICT_OPTIONS, "TargetDataFormats": "auto"},

@@ -173,12 +173,15 @@ def _fresh_network(net_in: Any, xp: Any) -> Any:
     """A network of our own on ``xp``: built from layers, or a copy of the caller's (its layer
     objects are copied; arrays are shared, since training only ever makes new ones),
     initialized first if it is not (as MATLAB's trainnet does)."""
+    from .network import check_single_io, dlnetwork
+
     if _is_network(net_in):
+        check_single_io(net_in, "trainnet")
         net = copy.copy(net_in) if net_in.Initialized else net_in.initialize()
         return network_on(net, xp)
-    from .network import dlnetwork
-
-    return dlnetwork(net_in)
+    net = dlnetwork(net_in)  # a Layer array or a layerGraph
+    check_single_io(net, "trainnet")
+    return net
 
 
 # ---------------------------------------------------------------------------------------------

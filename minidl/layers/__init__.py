@@ -14,6 +14,14 @@ from .base import (
     setL2Factor,
     setLearnRateFactor,
 )
+from .combine import (
+    AdditionLayer,
+    ConcatenationLayer,
+    DepthConcatenationLayer,
+    additionLayer,
+    concatenationLayer,
+    depthConcatenationLayer,
+)
 from .conv import (
     AveragePooling2DLayer,
     Convolution2DLayer,
@@ -66,11 +74,11 @@ __all__ = [
     "batchNormalizationLayer", "instanceNormalizationLayer",
     "layerNormalizationLayer", "groupNormalizationLayer", "fullyConnectedLayer", "reluLayer",
     "leakyReluLayer", "sigmoidLayer", "tanhLayer", "softmaxLayer", "dropoutLayer", "flattenLayer",
-    "functionLayer",
+    "functionLayer", "additionLayer", "concatenationLayer", "depthConcatenationLayer",
     "ImageInputLayer", "FeatureInputLayer", "Convolution2DLayer", "MaxPooling2DLayer",
     "AveragePooling2DLayer", "GlobalAveragePooling2DLayer", "GlobalMaxPooling2DLayer",
     "BatchNormalizationLayer", "InstanceNormalizationLayer",
     "LayerNormalizationLayer", "GroupNormalizationLayer", "FullyConnectedLayer", "ReLULayer",
     "LeakyReLULayer", "SigmoidLayer", "TanhLayer", "SoftmaxLayer", "DropoutLayer", "FlattenLayer",
-    "FunctionLayer",
+    "FunctionLayer", "AdditionLayer", "ConcatenationLayer", "DepthConcatenationLayer",
 ]

@@ -3,6 +3,9 @@
 For each layer: its name, type, the size and format of its output activations for one
 observation (``24(S) × 24(S) × 20(C) × 1(B)``), the sizes of its learnables and their count,
 then the network's total, as MATLAB's analyzeNetwork and Keras' ``model.summary()`` show them.
+A network with branches (anything but a plain chain) gets one more column, "Inputs": where each
+layer's inputs come from ("relu_1" or "in1: bn_2, in2: relu_1"; "-" for a network input), so
+the branches can be read from the table as Keras' "Connected to" column shows them.
 ``analyzeNetwork(net, Plots="figure")`` also draws the table as a matplotlib figure (matplotlib
 is imported only then).
 """
@@ -17,6 +20,7 @@ from .._matlab import check_choice, parse_name_value
 __all__ = ["analyzeNetwork", "summary", "NetworkAnalysis"]
 
 HEADERS = ("#", "Name", "Type", "Activations", "Learnable Sizes", "Learnables")
+GRAPH_HEADERS = (*HEADERS[:3], "Inputs", *HEADERS[3:])
 
 
 def activation_text(size: tuple[int, ...], fmt: str) -> str:
@@ -28,20 +32,23 @@ class NetworkAnalysis:
     """What analyzeNetwork found: ``LayerInfo`` (one dict per layer), ``TotalLearnables``,
     ``Figure`` (a matplotlib figure when Plots="figure", else None). Prints as a text table."""
 
-    def __init__(self, rows: list[dict], total: int) -> None:
+    def __init__(self, rows: list[dict], total: int, graph: bool = False) -> None:
         self.LayerInfo = rows
         self.TotalLearnables = total
         self.Figure: Any = None
+        self.headers = GRAPH_HEADERS if graph else HEADERS
 
     def table_rows(self) -> list[tuple[str, ...]]:
-        return [(str(i), r["Name"], r["Type"], r["Activations"], r["LearnableSizes"],
-                 f"{r['Learnables']:,}") for i, r in enumerate(self.LayerInfo, start=1)]
+        graph = self.headers is GRAPH_HEADERS
+        return [(str(i), r["Name"], r["Type"], *([r["Inputs"]] if graph else []),
+                 r["Activations"], r["LearnableSizes"], f"{r['Learnables']:,}")
+                for i, r in enumerate(self.LayerInfo, start=1)]
 
     def __repr__(self) -> str:
-        rows = self.table_rows()
+        rows, headers = self.table_rows(), self.headers
         widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h)
-                  for k, h in enumerate(HEADERS)]
-        right = {0, 5}
+                  for k, h in enumerate(headers)]
+        right = {0, len(headers) - 1}
 
         def line(cells: tuple[str, ...]) -> str:
             return "   ".join(c.rjust(w) if k in right else c.ljust(w)
@@ -49,7 +56,7 @@ class NetworkAnalysis:
 
         head = (f"  Network analysis: {len(rows)} layers, {self.TotalLearnables:,} "
                 "learnable parameters")
-        body = [line(HEADERS), line(tuple("_" * w for w in widths)), *map(line, rows)]
+        body = [line(headers), line(tuple("_" * w for w in widths)), *map(line, rows)]
         total = f"Total learnables: {self.TotalLearnables:,}"
         return "\n".join([head, "", *("    " + b for b in body), "", "    " + total])
 
@@ -58,13 +65,13 @@ class NetworkAnalysis:
         """
         import matplotlib.pyplot as plt
 
-        rows = self.table_rows() or [("",) * len(HEADERS)]
+        rows = self.table_rows() or [("",) * len(self.headers)]
         fig, ax = plt.subplots(figsize=(12, 0.8 + 0.35 * (len(rows) + 1)))
         ax.axis("off")
-        table = ax.table(cellText=rows, colLabels=HEADERS, loc="center", cellLoc="left")
+        table = ax.table(cellText=rows, colLabels=self.headers, loc="center", cellLoc="left")
         table.auto_set_font_size(False)
         table.set_fontsize(8)
-        table.auto_set_column_width(list(range(len(HEADERS))))
+        table.auto_set_column_width(list(range(len(self.headers))))
         ax.set_title(f"{len(self.LayerInfo)} layers, {self.TotalLearnables:,} learnables",
                      fontsize=10)
         return fig
@@ -91,6 +98,7 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
     elif not net.Initialized:
         net = net.initialize(*examples)
     rows, total = [], 0
+    sources = {(d, inp): s for s, d, inp in net._connections}
     for layer, (size, fmt) in zip(net._layers, net._activations):
         params = [(name, getattr(layer, name)) for name in type(layer).learnables
                   if getattr(layer, name, None) is not None]
@@ -100,11 +108,23 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
                      "Activations": activation_text(size, fmt),
                      "LearnableSizes": ", ".join(f"{n} {'×'.join(map(str, v.shape))}"
                                                  for n, v in params) or "-",
-                     "Learnables": count})
-    info = NetworkAnalysis(rows, total)
+                     "Learnables": count, "Inputs": _inputs_text(layer, sources)})
+    info = NetworkAnalysis(rows, total, graph=not net._chain)
     if plots == "figure":
         info.Figure = info.figure()
     return info
+
+
+def _inputs_text(layer: Any, sources: dict) -> str:
+    """Where a layer's inputs come from: "relu_1", or "in1: bn_2, in2: relu_1" for several
+    inputs; "-" for an input that the network's input feeds."""
+    from .combine import input_names
+
+    names = input_names(layer)
+    found = [sources.get((layer.Name, inp), "-") for inp in names]
+    if len(names) <= 1:
+        return found[0] if found else "-"
+    return ", ".join(f"{inp}: {src}" for inp, src in zip(names, found))
 
 
 def summary(net: Any) -> NetworkAnalysis:
