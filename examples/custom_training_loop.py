@@ -20,8 +20,9 @@ Two MATLAB workflows, transcribed:
 
 2. **A model function** ("Train Network Using Model Function"): no layers at all, the
    parameters live in a dict (MATLAB's struct) and the model is written with the functional
-   ops dlconv, instancenorm, relu, maxpool, fullyconnect and softmax. Being plain code, it can
-   do what a Layer array cannot: here, a residual connection.
+   ops dlconv, instancenorm, relu, maxpool, fullyconnect and softmax, with a residual
+   connection written as a plain sum (a dlnetwork can hold one too, through additionLayer and
+   connectLayers; see docs/getting-started.md).
 
 Run: python examples/custom_training_loop.py [--fast]   (--fast or MINIDL_FAST=1: small and
 quick, for the test suite).
