@@ -53,12 +53,15 @@ from .layers import (
     globalAveragePooling2dLayer,
     globalMaxPooling2dLayer,
     groupNormalizationLayer,
+    gruLayer,
     imageInputLayer,
     instanceNormalizationLayer,
     layerNormalizationLayer,
     leakyReluLayer,
+    lstmLayer,
     maxPooling2dLayer,
     reluLayer,
+    sequenceInputLayer,
     setL2Factor,
     setLearnRateFactor,
     sigmoidLayer,
@@ -94,6 +97,7 @@ from .ops.conv import avgpool, dlconv, maxpool
 from .ops.loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .ops.nn import fullyconnect, onehotdecode, onehotencode, softmax
 from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
+from .ops.recurrent import gru, lstm
 from .optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 from .prediction import minibatchpredict, scores2label, testnet
 from .progressmonitor import (
@@ -117,10 +121,12 @@ __all__ = [
     "exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum",
     "dlconv", "maxpool", "avgpool", "fullyconnect", "softmax",
     "batchnorm", "instancenorm", "layernorm", "groupnorm",
+    "lstm", "gru",
     "crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber",
     "onehotencode", "onehotdecode",
     # layers
-    "Layer", "LayerArray", "imageInputLayer", "featureInputLayer", "convolution2dLayer",
+    "Layer", "LayerArray", "imageInputLayer", "featureInputLayer", "sequenceInputLayer",
+    "lstmLayer", "gruLayer", "convolution2dLayer",
     "maxPooling2dLayer", "averagePooling2dLayer", "globalAveragePooling2dLayer",
     "globalMaxPooling2dLayer", "batchNormalizationLayer",
     "instanceNormalizationLayer", "layerNormalizationLayer", "groupNormalizationLayer",

@@ -428,10 +428,11 @@ def _check_layer(layer: Layer) -> None:
     if not isinstance(layer, _InputLayer):
         return
     size = layer.sample_size
-    if len(size) != len(layer.fmt) - 1 or not all(
+    per_observation = len(layer.fmt.replace("B", "").replace("T", ""))  # "SSCB": 3, "CBT": 1
+    if len(size) != per_observation or not all(
             isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
         raise ValueError(f"{label}: InputSize {layer.InputSize!r} does not fit its format "
-                         f"'{layer.fmt}'; expected {len(layer.fmt) - 1} positive integers.")
+                         f"'{layer.fmt}'; expected {per_observation} positive integers.")
     for stat in STATISTICS:
         if getattr(layer, stat, None) is not None:
             object.__setattr__(layer, stat, layer._check_statistic(stat, getattr(layer, stat)))

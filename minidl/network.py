@@ -86,6 +86,8 @@ def _check_set_values(layer: Layer, size: tuple[int, ...], fmt: str) -> None:
     finally:
         generator().bit_generator.state = state
     for name, value in preset.items():  # singleton dimensions aside: a layer reshapes C values
+        if name in getattr(type(layer), "batch_states", ()):  # H x N: N is the data's
+            continue
         needed = getattr(probe, name)
         if needed is not None and _squeezed(value.shape) != _squeezed(needed.shape):
             raise ValueError(f"layer '{layer.Name}' ({layer.type_name}) has {name} of size "
@@ -277,7 +279,14 @@ class dlnetwork(_Graph):
                 raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' cannot be "
                                  "emptied in an initialized network; give a value of size "
                                  f"{size_x(old.shape)}.")
-            if old is not None and value is not None and tuple(value.shape) != tuple(old.shape):
+            per_observation = pname in getattr(type(layer), "batch_states", ())
+            if per_observation and old is not None and value is not None and (
+                    value.ndim != 2 or value.shape[0] != old.shape[0]):
+                raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' must be "
+                                 f"{old.shape[0]}xN (one column for all observations, or one "
+                                 f"per observation), got size {size_x(value.shape)}.")
+            if not per_observation and old is not None and value is not None \
+                    and tuple(value.shape) != tuple(old.shape):
                 raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' has size "
                                  f"{size_x(old.shape)}, but the new value has size "
                                  f"{size_x(value.shape)}.")

@@ -346,7 +346,24 @@ def weighted_means(parts: list[tuple[int, dict[str, float]]]) -> dict[str, float
 # Public functions
 
 _PREDICT_OPTIONS = {"MiniBatchSize": 128, "InputDataFormats": "auto",
-                    "ExecutionEnvironment": "auto"}
+                    "ExecutionEnvironment": "auto", "SequenceLength": "longest",
+                    "SequencePaddingValue": 0, "SequencePaddingDirection": "right"}
+
+
+def _inputs(X: Any, net: Any, opts: dict) -> Any:
+    """X as the observations a network reads: a sequenceInputLayer's data (a list of C x S
+    sequences, MATLAB's cell array, or a C x N x S array) is padded per mini-batch."""
+    fmt, size = input_format(net)
+    if fmt == "CBT":
+        from .sequences import is_sequence_list, sequence_observations
+
+        if not is_sequence_list(X) and array_module(X) is np:
+            X = np.asarray(X)
+        return sequence_observations(X, size[0], opts["InputDataFormats"], "X",
+                                     SequenceLength=opts["SequenceLength"],
+                                     SequencePaddingValue=opts["SequencePaddingValue"],
+                                     SequencePaddingDirection=opts["SequencePaddingDirection"])
+    return observations(X, net, opts["InputDataFormats"])
 
 
 def minibatchpredict(net: Any, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -364,7 +381,7 @@ def minibatchpredict(net: Any, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     check_single_io(net, "minibatchpredict")
     if is_datastore(X):
         X = read_datastore(X, net)[0]
-    obs = observations(X, net, opts["InputDataFormats"])
+    obs = _inputs(X, net, opts)
     Y, fmt = _predict_all(net, obs, opts)
     return _to_matlab_layout(Y, fmt)
 
@@ -381,6 +398,10 @@ def _predict_all(net: Any, obs: Observations, opts: dict) -> tuple[np.ndarray, s
         for start in range(0, obs.N, batch):
             for Y in predict_chunks(net, obs, start, min(start + batch, obs.N), xp):
                 fmt = Y.fmt
+                if "T" in fmt and getattr(obs, "lengths", None) is not None:
+                    raise ValueError("minibatchpredict: a network with sequence output "
+                                     "(OutputMode \"sequence\") is not supported here yet; "
+                                     "call predict(net, X) on each mini-batch")
                 view, _ = channels_last(Y._data, fmt) if "B" in fmt else (Y._data, ())
                 outs.append(to_module(view, np))
     return np.concatenate(outs, axis=0), fmt
@@ -465,7 +486,7 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
     names = [check_choice("metrics", m, METRICS) for m in names]
     opts = parse_name_value(args, kwargs, {**_PREDICT_OPTIONS, "TargetDataFormats": "auto"},
                             "testnet")
-    obs = observations(X, net, opts["InputDataFormats"])
+    obs = _inputs(X, net, opts)
     Y, fmt = _predict_all(net, obs, opts)
     targets = evaluation_targets(T, obs.N, Y, fmt, getattr(net, "ClassNames", None),
                                  opts["TargetDataFormats"])

@@ -54,6 +54,7 @@ from .prediction import (
     arrange,
     concat_batch,
     execution_module,
+    input_format,
     is_datastore,
     is_label_vector,
     metric_value,
@@ -67,6 +68,7 @@ from .prediction import (
     split_plan,
     weighted_means,
 )
+from .sequences import SequenceObservations, is_sequence_list, sequence_observations
 from .training_options import TrainingOptions
 
 __all__ = ["trainnet", "TrainingInfo", "clip_gradients"]
@@ -192,7 +194,7 @@ class _Data:
     """Inputs and targets in channels-last memory order on the training device, and the
     training datastore's augmentation of a mini-batch (``augment(X, idx) -> X``), if any."""
 
-    X: Observations
+    X: Observations | SequenceObservations
     T: Observations
     classes: np.ndarray | None
     augment: Callable[[dlarray, Any], dlarray] | None = None
@@ -216,7 +218,15 @@ def _training_data(X: Any, T: Any, net: Any, loss_name: str, opts: TrainingOptio
     if T is None:
         raise ValueError(f"trainnet: the targets of the {what} are missing (T is None)")
     x_what = "X" if what == "training data" else f"{what} X"
-    obs = observations(_host(X), net, opts.InputDataFormats, x_what)
+    fmt, size = input_format(net)
+    if fmt == "CBT":  # sequenceInputLayer: a list of C x S sequences, or a numeric array
+        obs = sequence_observations(X if is_sequence_list(X) else _host(X), size[0],
+                                    opts.InputDataFormats, x_what,
+                                    SequenceLength=opts.SequenceLength,
+                                    SequencePaddingValue=opts.SequencePaddingValue,
+                                    SequencePaddingDirection=opts.SequencePaddingDirection)
+    else:
+        obs = observations(_host(X), net, opts.InputDataFormats, x_what)
     layer = net.input_layer() if hasattr(net, "input_layer") else None
     if classes is None and layer is not None and (opts.ResetInputNormalization
                                                   or layer.missing_statistics()):
@@ -238,6 +248,19 @@ def _observations_of(X: dlarray, bounds: tuple[int, int]) -> dlarray:
         raise ValueError(f"trainnet: an augmented mini-batch must have its observations last, "
                          f"got format '{X.fmt}'")
     return dlarray._wrap(X._data[..., bounds[0]:bounds[1]], X.fmt)
+
+
+def _training_state(net: Any, state: Any) -> Any:
+    """The state to keep after a mini-batch: the new values, except the recurrent layers'
+    hidden and cell states (``batch_states``), which keep their initial values so that the
+    next mini-batch's sequences start afresh."""
+    reset = {(layer.Name, name) for layer in net.Layers
+             for name in getattr(type(layer), "batch_states", ())}
+    if not reset:
+        return state
+    old = {(lname, pname): v for lname, pname, v in net.State}
+    return state.with_values([old[(lname, pname)] if (lname, pname) in reset else v
+                              for lname, pname, v in state])
 
 
 def _host(a: Any) -> Any:
@@ -488,7 +511,7 @@ class _Run:
         params = list(self.net.Learnables.Value)
         new = self.solver.step(params, grads, lr)
         self.net.Learnables = self.net.Learnables.with_values(new)
-        self.net.State = state
+        self.net.State = _training_state(self.net, state)
         self.committed = (iteration, self._values())
         if self.metrics:
             Y, T = Y(), T()

@@ -65,17 +65,27 @@ from .norm import (
     instanceNormalizationLayer,
     layerNormalizationLayer,
 )
+from .recurrent import (
+    GRULayer,
+    LSTMLayer,
+    SequenceInputLayer,
+    gruLayer,
+    lstmLayer,
+    sequenceInputLayer,
+)
 
 __all__ = [
     "Layer", "LayerArray", "register_layer",
     "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
-    "imageInputLayer", "featureInputLayer", "convolution2dLayer", "maxPooling2dLayer",
+    "imageInputLayer", "featureInputLayer", "sequenceInputLayer", "lstmLayer", "gruLayer",
+    "convolution2dLayer", "maxPooling2dLayer",
     "averagePooling2dLayer", "globalAveragePooling2dLayer", "globalMaxPooling2dLayer",
     "batchNormalizationLayer", "instanceNormalizationLayer",
     "layerNormalizationLayer", "groupNormalizationLayer", "fullyConnectedLayer", "reluLayer",
     "leakyReluLayer", "sigmoidLayer", "tanhLayer", "softmaxLayer", "dropoutLayer", "flattenLayer",
     "functionLayer", "additionLayer", "concatenationLayer", "depthConcatenationLayer",
-    "ImageInputLayer", "FeatureInputLayer", "Convolution2DLayer", "MaxPooling2DLayer",
+    "ImageInputLayer", "FeatureInputLayer", "SequenceInputLayer", "LSTMLayer", "GRULayer",
+    "Convolution2DLayer", "MaxPooling2DLayer",
     "AveragePooling2DLayer", "GlobalAveragePooling2DLayer", "GlobalMaxPooling2DLayer",
     "BatchNormalizationLayer", "InstanceNormalizationLayer",
     "LayerNormalizationLayer", "GroupNormalizationLayer", "FullyConnectedLayer", "ReLULayer",
