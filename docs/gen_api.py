@@ -24,12 +24,12 @@ SECTIONS = [
     ("Functional ops", "Operations on dlarrays, each with its gradient.", ("minidl.ops",)),
     ("Layers", "Layer constructors and the Layer base class for custom layers.",
      ("minidl.layers",)),
-    ("Networks", "`dlnetwork`, its forward and predict, saving and loading.",
-     ("minidl.network", "minidl.io")),
+    ("Networks", "`dlnetwork` (a chain or a graph), its forward and predict, its tables, saving "
+     "and loading.", ("minidl.network", "minidl.graph", "minidl.table", "minidl.io")),
     ("Training", "Solver options, learning-rate schedules, `trainnet`, and the update "
      "functions and progress monitor of custom loops.",
-     ("minidl.training_options", "minidl.lr_schedules", "minidl.trainnet", "minidl.optimizers",
-      "minidl.progressmonitor")),
+     ("minidl.training_options", "minidl.lr_schedules", "minidl.trainnet", "minidl.monitor",
+      "minidl.optimizers", "minidl.progressmonitor")),
     ("Prediction and evaluation", "Scores, labels and metrics of a trained network.",
      ("minidl.prediction",)),
     ("Data", "Data sets, datastores, image augmentation and mini-batch queues.",
