@@ -475,6 +475,9 @@ def _probe(layer: Layer, inputs: list[tuple[tuple[int, ...], str]]) -> list[tupl
     fails or resizes a learnable or state. An input layer (no inputs) runs on zeros of its own
     size."""
     trial, label = copy.copy(layer), _label(layer)
+    per_observation = getattr(type(layer), "batch_states", ())  # H x N recurrent states
+    for name in per_observation:  # the probe runs one observation, from the initial state
+        object.__setattr__(trial, name, None)
     xp = active_module()
     shown = ", ".join(f"{size_x(size)} ({fmt})" for size, fmt in inputs)
     try:
@@ -494,6 +497,12 @@ def _probe(layer: Layer, inputs: list[tuple[tuple[int, ...], str]]) -> list[tupl
         raise ValueError(f"{label} does not run with its saved properties on input of size "
                          f"{shown}: {type(err).__name__}: {err}") from err
     for name in type(layer).learnables + type(layer).states:
+        if name in per_observation:
+            saved, hidden = getattr(layer, name), getattr(layer, "NumHiddenUnits", None)
+            if saved is not None and (saved.ndim != 2 or saved.shape[0] != hidden):
+                raise ValueError(f"{label}: its saved {name} has size {size_x(saved.shape)}, but "
+                                 f"it should be {hidden}xN")
+            continue
         saved, needed = getattr(layer, name), getattr(trial, name)
         if saved is None and needed is not None:
             raise ValueError(f"{label}: its {name} is missing, but the network is initialized "

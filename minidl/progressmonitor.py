@@ -64,8 +64,10 @@ How minidl does it, and why:
 * **Stop without a button: Ctrl+C.** While a monitor is open in the main thread, the first
   Ctrl+C sets ``monitor.Stop = True`` instead of raising KeyboardInterrupt, so the loop ends
   cleanly at its next check, as MATLAB's Stop button makes it; a second Ctrl+C interrupts as
-  usual. The handler only sets the flag; the end of the run (the clock, the PNG) follows at
-  the monitor's next use, normally the loop's check of Stop. In a live window the Stop button
+  usual, and so does a Ctrl+C when nothing has used the monitor for a minute (its loop has
+  died, say, and the monitor lives on in a notebook variable). The handler only sets the
+  flag; the end of the run (the clock, the PNG) follows at the monitor's next use, normally
+  the loop's check of Stop. In a live window the Stop button
   does the same. The previous SIGINT handler comes back when Stop becomes true, at ``close()``,
   or when the monitor is garbage collected; a monitor made in another thread leaves Ctrl+C
   alone (only the main thread may handle signals). Stop can also be set by code
@@ -116,6 +118,8 @@ DEFAULT_PLOT_FILE = "training-progress.png"
 
 _VALID_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _REDRAW_S = 0.5  # live window: at most one redraw per half second
+_IDLE_S = 60.0  # Ctrl+C stops a loop that used the monitor this recently; else it interrupts
+_RESAVE_S = 2.0  # after the end of a run: the PNG is rewritten at most every 2 s (and at close)
 _SCALES = ("linear", "log")
 
 
@@ -243,7 +247,8 @@ class _CtrlCStop:
     def handle(self, signum: int, frame: Any) -> None:
         """The SIGINT handler: flag the stop once, else pass the signal on."""
         monitor = self._monitor()
-        if self.active and monitor is not None and not monitor._stop:
+        idle = monitor is None or time.monotonic() - monitor._touched > _IDLE_S
+        if self.active and not idle and not monitor._stop:
             monitor._stop = True  # the rest of the stop (saving) happens outside the handler
             monitor._stop_pending = True
             self.restore()
@@ -265,11 +270,9 @@ class _CtrlCStop:
 
     def restore(self) -> None:
         """Stop taking Ctrl+C, and reinstall the earlier handler if this one is on top."""
-        if not self.active:
-            return
+        if not self.active or threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may set handlers: a later restore there will
         self.active = False
-        if threading.current_thread() is not threading.main_thread():
-            return  # only the main thread may set handlers; this one now forwards
         if signal.getsignal(signal.SIGINT) == self.handle:
             previous = self.previous
             # Skip handlers of monitors that ended while this one sat on top of them.
@@ -314,6 +317,8 @@ class TrainingProgressMonitor:
         self._ended = False
         self._closed = False
         self._announced = False
+        self._unsaved, self._last_save = False, -math.inf
+        self._touched = time.monotonic()  # the last use: Ctrl+C means Stop only in an active loop
         self._start_time = datetime.now()
         self._t0 = time.monotonic()
         self._t_end: float | None = None
@@ -589,6 +594,7 @@ class TrainingProgressMonitor:
     # ---- end of run ----------------------------------------------------------------------------
     def _sync(self) -> None:
         """Finish a stop that Ctrl+C requested (the signal handler itself only sets a flag)."""
+        self._touched = time.monotonic()
         if self._stop_pending:
             self._stop_pending = False
             if not self._ended:
@@ -603,13 +609,18 @@ class TrainingProgressMonitor:
         self._autosave()
 
     def _changed(self) -> None:
-        """After any change: rewrite the PNG once the run has ended, else maybe redraw live."""
+        """After any change: once the run has ended, rewrite the PNG (at most every
+        ``_RESAVE_S`` seconds; ``close`` writes the rest); before that, maybe redraw live."""
+        self._touched = time.monotonic()
         if self._ended:
-            self._autosave()
+            self._unsaved = True
+            if time.monotonic() - self._last_save > _RESAVE_S:
+                self._autosave()
         elif self._live and time.monotonic() - self._last_draw > _REDRAW_S:
             self.draw()
 
     def _autosave(self) -> None:
+        self._unsaved, self._last_save = False, time.monotonic()
         if self._plot_file is None:
             if self._live:
                 self.draw()
@@ -631,8 +642,11 @@ class TrainingProgressMonitor:
         self._closed = True
         if not self._ended:
             self._end_run()
-        elif self._ctrl_c is not None:
-            self._ctrl_c.restore()
+        else:
+            if self._unsaved:
+                self._autosave()
+            if self._ctrl_c is not None:
+                self._ctrl_c.restore()
         return self._plot_file
 
     def __enter__(self) -> TrainingProgressMonitor:

@@ -1,13 +1,15 @@
-"""Sequence data for trainnet and prediction: padding, truncation and splitting, MATLAB's way.
+"""Sequence data for trainnet and prediction: padding and truncation, MATLAB's way.
 
-MATLAB takes sequences as a cell array of C x S matrices (S differs from one sequence to
-another); here that is a list of C x S arrays (a 1-D array is one channel, 1 x S). A mini-batch
-of them becomes one C x N x S array ("CBT") whose length follows three trainingOptions:
+MATLAB's trainnet takes vector sequences as a cell array of S x C matrices (one row per time
+step, one column per channel; S differs from one sequence to another); here that is a list of
+S x C arrays (a 1-D array is one channel). ``InputDataFormats="CTB"`` (or "CBT") reads C x S
+sequences instead, the layout of MATLAB's older trainNetwork. A numeric array holds N sequences
+of equal length, N x S x C by default ("BTC"). A mini-batch becomes one C x N x S array ("CBT",
+minidl's canonical order) whose length follows two trainingOptions:
 
     SequenceLength             "longest" (default): pad to the longest sequence of the batch;
-                               "shortest": truncate to the shortest; an integer: pad to the
-                               longest, then ``split_sequences`` cuts the batch into pieces of
-                               that many time steps (the last one may be shorter)
+                               "shortest": truncate to the shortest (an integer, MATLAB's
+                               splitting of long sequences, is not supported yet)
     SequencePaddingValue       the value written into the padding (0)
     SequencePaddingDirection   "right" (default): pad, or truncate, at the end; "left": at the
                                start, so every sequence ends at the last time step (what
@@ -15,7 +17,9 @@ of them becomes one C x N x S array ("CBT") whose length follows three trainingO
 
 All sequences are kept concatenated along time in one C x (total steps) array with each
 sequence's start and length; a mini-batch is then one gather with an index array built from
-the lengths (no loop over sequences), and runs on NumPy or CuPy alike.
+the lengths (no loop over sequences), and runs on NumPy or CuPy alike. The layout facts are
+from MathWorks answers quoting the trainnet page (vector sequences are s-by-c) and from the
+Predict block page; the numeric N x S x C default is inferred from them (minidl's choice).
 """
 
 from __future__ import annotations
@@ -25,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from ._matlab import check_choice, check_positive_int, format_value, size_str
+from ._matlab import check_choice, format_value, size_str
 from .backend import array_module, to_module
 from .dlarray import canonical_format, dlarray
 
-__all__ = ["is_sequence_list", "as_sequences", "pad_sequences", "split_sequences",
-           "unpad_sequences", "SequenceObservations", "sequence_observations"]
+__all__ = ["is_sequence_list", "as_sequences", "pad_sequences", "SequenceObservations",
+           "sequence_observations"]
 
 
 def is_sequence_list(X: Any) -> bool:
@@ -39,36 +43,43 @@ def is_sequence_list(X: Any) -> bool:
         hasattr(x, "ndim") and x.ndim in (1, 2) for x in X)
 
 
-def as_sequences(X: Sequence[Any], num_channels: int | None = None,
-                 what: str = "X") -> list[Any]:
-    """The sequences of list ``X`` as float32 C x S arrays (a vector becomes 1 x S), checked to
-    have ``num_channels`` channels each (or the first one's) and at least one time step."""
+def as_sequences(X: Sequence[Any], num_channels: int | None = None, what: str = "X",
+                 layout: str = "TC") -> list[Any]:
+    """The sequences of list ``X`` as float32 C x S arrays, checked to have ``num_channels``
+    channels each (or the first one's) and at least one time step. ``layout`` says how each
+    sequence is stored: "TC" (S x C, MATLAB's trainnet; a 1-D array is one channel) or "CT"
+    (C x S, MATLAB's trainNetwork)."""
     if not is_sequence_list(X):
-        raise TypeError(f"{what} must be a list of C x S arrays (MATLAB's cell array of "
+        raise TypeError(f"{what} must be a list of S x C arrays (MATLAB's cell array of "
                         f"sequences), got {type(X).__name__}")
+    by_rows = layout == "TC"
+    shape = "S x C (one row per time step, one column per channel)" if by_rows else \
+        "C x S (one row per channel, one column per time step)"
     out = []
     for i, x in enumerate(X):
         xp = array_module(x)
-        a = x.reshape(1, -1) if x.ndim == 1 else x
+        a = x.reshape(-1, 1) if x.ndim == 1 and by_rows else x.reshape(1, -1) if x.ndim == 1 \
+            else x
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{what}[{i}] must be numeric, got dtype {a.dtype}")
+        a = a.T if by_rows else a  # C x S from here on
         c = num_channels if num_channels is not None else (out[0].shape[0] if out else None)
         if c is not None and a.shape[0] != c:
-            raise ValueError(f"{what}[{i}] has size {size_str(a.shape)} but the sequences must "
-                             f"be C x S with C = {c} channels (one row per channel, one column "
-                             "per time step)")
+            raise ValueError(f"{what}[{i}] has size {size_str(x.shape)} but the sequences must "
+                             f"be {shape} with C = {c} channels")
         if a.shape[1] == 0:
-            raise ValueError(f"{what}[{i}] has no time steps (size {size_str(a.shape)})")
+            raise ValueError(f"{what}[{i}] has no time steps (size {size_str(x.shape)})")
         out.append(xp.asarray(a, dtype=xp.float32))
     return out
 
 
 def _check_options(SequenceLength: Any, SequencePaddingDirection: Any) -> tuple[Any, str]:
     length = SequenceLength
-    if isinstance(length, str):
-        length = check_choice("SequenceLength", length, ("longest", "shortest"))
-    else:
-        length = check_positive_int("SequenceLength", length)
+    if not isinstance(length, str):
+        raise ValueError(f"SequenceLength {format_value(length)} is not supported yet: MATLAB's "
+                         "integer SequenceLength splits long sequences into pieces; use "
+                         "\"longest\" or \"shortest\"")
+    length = check_choice("SequenceLength", length, ("longest", "shortest"))
     direction = check_choice("SequencePaddingDirection", SequencePaddingDirection,
                              ("right", "left"))
     return length, direction
@@ -98,45 +109,18 @@ def _gather(data: Any, starts: np.ndarray, lengths: np.ndarray, length: Any, dir
 
 
 def pad_sequences(X: Sequence[Any], SequenceLength: Any = "longest",
-                  SequencePaddingValue: float = 0,
-                  SequencePaddingDirection: str = "right") -> tuple[Any, Any]:
-    """``(Y, mask)``: the C x S sequences of list X as one C x N x S float32 array and the
-    N x S boolean mask of real time steps, padded or truncated as the module docstring says
-    (an integer SequenceLength pads to the longest; cut with ``split_sequences``)."""
-    seqs = as_sequences(X)
+                  SequencePaddingValue: float = 0, SequencePaddingDirection: str = "right",
+                  layout: str = "TC") -> tuple[Any, Any]:
+    """``(Y, mask)``: the sequences of list X (S x C each, or C x S for ``layout="CT"``) as one
+    C x N x S float32 array and the N x S boolean mask of real time steps, padded or truncated
+    as the module docstring says."""
+    seqs = as_sequences(X, layout=layout)
     length, direction = _check_options(SequenceLength, SequencePaddingDirection)
     lengths = np.array([s.shape[1] for s in seqs])
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     xp = array_module(seqs[0])
     return _gather(xp.concatenate(seqs, axis=1), starts, lengths, length, direction,
                    float(SequencePaddingValue))
-
-
-def split_sequences(X: Any, SequenceLength: int) -> list[Any]:
-    """A padded C x N x S batch (array or "CBT" dlarray) cut along time into pieces of
-    ``SequenceLength`` steps, in order (the last one holds the remaining steps). MATLAB's
-    integer SequenceLength: each piece is trained as a mini-batch of its own, the recurrent
-    state carried from one piece to the next."""
-    n = check_positive_int("SequenceLength", SequenceLength)
-    data = X._data if isinstance(X, dlarray) else X
-    pieces = [data[:, :, t:t + n] for t in range(0, data.shape[2], n)]
-    return [dlarray._wrap(p, X.fmt) for p in pieces] if isinstance(X, dlarray) else pieces
-
-
-def unpad_sequences(Y: Any, lengths: Sequence[int], SequencePaddingDirection: str = "right",
-                    ) -> list[Any]:
-    """The C x S_n outputs of each sequence from a C x N x S sequence-to-sequence result (an
-    array or "CBT" dlarray), dropping the padding that ``pad_sequences`` added; a list, as
-    MATLAB returns a cell array. A truncated sequence keeps only its computed steps."""
-    data = Y._data if isinstance(Y, dlarray) else Y
-    direction = check_choice("SequencePaddingDirection", SequencePaddingDirection,
-                             ("right", "left"))
-    S = data.shape[2]
-    out = []
-    for n, length in enumerate(lengths):  # slicing views: no arithmetic per sequence
-        k = min(int(length), S)
-        out.append(data[:, n, :k] if direction == "right" else data[:, n, S - k:])
-    return out
 
 
 class SequenceObservations:
@@ -174,12 +158,6 @@ class SequenceObservations:
                        self.direction, self.value)
         return dlarray._wrap(X, "CBT")
 
-    def mask(self, index: Any) -> Any:
-        """The N x S mask of real time steps of ``batch(index)``."""
-        i = self._positions(index)
-        return _gather(self.data, self.starts[i], self.lengths[i], self.length,
-                       self.direction, self.value)[1]
-
     def canonical(self) -> list[Any]:
         return [self.data[:, s:s + n] for s, n in zip(self.starts, self.lengths)]
 
@@ -192,30 +170,37 @@ class SequenceObservations:
 
 def sequence_observations(X: Any, num_channels: int, formats: str = "auto", what: str = "X",
                           **options: Any) -> SequenceObservations:
-    """X (a list of C x S sequences, or a numeric array) as SequenceObservations.
+    """X (a list of sequences, or a numeric array) as SequenceObservations.
 
-    A numeric array holds N sequences of equal length in the layout ``formats`` names ("auto":
-    "CBT", C x N x S; or e.g. "TCB"); a formatted "CBT" dlarray is read as it is. ``options``
-    are SequenceLength, SequencePaddingValue and SequencePaddingDirection.
+    ``formats`` ("auto" or InputDataFormats) names the layout: for a list, the order of "T"
+    and "C" in it says how each sequence is stored ("auto": S x C; "CTB" or "CBT": C x S); a
+    numeric array holds N sequences of equal length ("auto": "BTC", N x S x C); a formatted
+    "CBT" dlarray is read as it is. ``options`` are SequenceLength, SequencePaddingValue and
+    SequencePaddingDirection.
     """
+    auto = str(formats).lower() == "auto"
     if is_sequence_list(X):
-        seqs = as_sequences(X, num_channels, what)
+        per_sequence = "TC" if auto else str(formats).upper().replace("B", "")
+        if per_sequence not in ("TC", "CT"):
+            raise ValueError(f"InputDataFormats '{formats}' does not describe sequences: use "
+                             "\"TCB\" for S x C sequences or \"CTB\" for C x S")
+        seqs = as_sequences(X, num_channels, what, per_sequence)
         lengths = np.array([s.shape[1] for s in seqs])
         xp = array_module(seqs[0])
         data = xp.concatenate(seqs, axis=1)
     else:
-        fmt = "CBT" if str(formats).lower() == "auto" else str(formats).upper()
+        fmt = "BTC" if auto else str(formats).upper()
         if isinstance(X, dlarray):
             fmt, X = (X.fmt or fmt), X._data
         elif array_module(X) is np:
             X = np.asarray(X)
         if not hasattr(X, "ndim") or X.dtype.kind not in "biuf":
-            raise TypeError(f"{what} must be a list of C x S sequences or a numeric array, got "
+            raise TypeError(f"{what} must be a list of S x C sequences or a numeric array, got "
                             f"{format_value(X) if not hasattr(X, 'dtype') else X.dtype}")
         if X.ndim != len(fmt):
             raise ValueError(f"{what} has {X.ndim} dimensions (size {size_str(X.shape)}) but "
                              f"the data format '{fmt}' has {len(fmt)}: give InputDataFormats "
-                             "(e.g. \"CBT\" for C x N x S) or a list of C x S sequences")
+                             "(e.g. \"BTC\" for N x S x C) or a list of S x C sequences")
         canon, perm = canonical_format(fmt, X.ndim)
         if canon != "CBT":
             raise ValueError(f"{what} has data format '{fmt}' but sequence input takes 'CBT' "
@@ -224,8 +209,9 @@ def sequence_observations(X: Any, num_channels: int, formats: str = "auto", what
         X = xp.ascontiguousarray(X.transpose(perm), dtype=xp.float32)  # C x N x S
         C, N, S = X.shape
         if C != num_channels:
-            raise ValueError(f"{what} has {C} channels (size {size_str(X.shape)} as C x N x "
-                             f"S) but the sequence input layer expects {num_channels}")
+            raise ValueError(f"{what} has {C} channels (data format '{fmt}', size "
+                             f"{size_str(X.shape)}) but the sequence input layer expects "
+                             f"{num_channels}")
         data = X.reshape(C, N * S)
         lengths = np.full(N, S)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)

@@ -79,14 +79,14 @@ def _checkpoint_path(name: str, v: Any) -> str:
     return path
 
 
-def _sequence_length(name: str, v: Any) -> str | int:
+def _sequence_length(name: str, v: Any) -> str:
+    """"longest" or "shortest"; MATLAB's integer (split long sequences into pieces) is refused
+    with a clear message rather than ignored."""
     if isinstance(v, str):
         return check_choice(name, v, ("longest", "shortest"))
-    try:
-        return check_positive_int(name, v)
-    except ValueError:
-        raise ValueError(f"{name} must be 'longest', 'shortest' or a positive integer, "
-                         f"got {format_value(v)}.") from None
+    raise ValueError(f"{name} {format_value(v)} is not supported yet: MATLAB's integer "
+                     "SequenceLength splits long sequences into pieces; use 'longest' or "
+                     "'shortest'.")
 
 
 def _validation_data(name: str, v: Any) -> Any:
@@ -139,13 +139,14 @@ def _learn_rate_schedule(name: str, v: Any) -> Any:
     """
     if isinstance(v, str):
         return check_choice(name, v, ("none", *SCHEDULE_NAMES))
+    v = _instance(v)
     if isinstance(v, LearnRateSchedule):
         return v
     if isinstance(v, list | tuple):
         if not v:
             raise ValueError(f"{name} must not be an empty list; use \"none\" for a constant rate.")
         stages: list[Any] = []
-        for item in v:
+        for item in map(_instance, v):
             if isinstance(item, str):
                 stages.append(MString(check_choice(name, item, SCHEDULE_NAMES)))
             elif isinstance(item, LearnRateSchedule):
@@ -163,6 +164,12 @@ def _learn_rate_schedule(name: str, v: Any) -> Any:
     raise ValueError(f'{name} must be "none", a schedule name ({", ".join(SCHEDULE_NAMES)}), a '
                      f"schedule object, a list of them or a function of the epoch, "
                      f"got {_shown(v)}.")
+
+
+def _instance(v: Any) -> Any:
+    """A schedule class given without parentheses (MATLAB's ``LearnRateSchedule=
+    cosineLearnRate`` makes the object) becomes its default object."""
+    return v() if isinstance(v, type) and issubclass(v, LearnRateSchedule) else v
 
 
 def _shown(v: Any) -> str:
@@ -293,11 +300,13 @@ class TrainingOptions:
 
 
 def _call_schedule_function(f: Callable, lr0: float, epoch: int) -> float:
-    """A LearnRateSchedule function's rate for ``epoch``: f(epoch), or f(lr0, epoch)."""
+    """A LearnRateSchedule function's rate for ``epoch``: f(epoch), or f(lr0, epoch) when f
+    has two required positional parameters."""
     try:
         params = inspect.signature(f).parameters.values()
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        two = len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+        required = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                    and p.default is p.empty]  # f(epoch, drop=0.5) takes one argument
+        two = len(required) >= 2
     except (TypeError, ValueError):  # no signature (some built-ins): assume f(epoch)
         two = False
     rate = f(lr0, epoch) if two else f(epoch)

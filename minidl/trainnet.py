@@ -180,7 +180,7 @@ def _fresh_network(net_in: Any, xp: Any) -> Any:
     if _is_network(net_in):
         check_single_io(net_in, "trainnet")
         net = copy.copy(net_in) if net_in.Initialized else net_in.initialize()
-        return network_on(net, xp)
+        return _initial_recurrent_states(network_on(net, xp))
     net = dlnetwork(net_in)  # a Layer array or a layerGraph
     check_single_io(net, "trainnet")
     return net
@@ -236,6 +236,11 @@ def _training_data(X: Any, T: Any, net: Any, loss_name: str, opts: TrainingOptio
     from .network import predict
 
     probe = predict(net, obs.batch(slice(0, 1)))
+    if "T" in probe.fmt:
+        raise ValueError("trainnet: the network's output has a time dimension (format "
+                         f"'{probe.fmt}'): sequence-to-sequence training is not supported yet; "
+                         "end the network with lstmLayer(..., OutputMode=\"last\") for one "
+                         "output per sequence, or train it in a custom loop")
     targets, classes = _targets(_host(T), obs.N, probe, loss_name, opts, classes, what)
     if classes is not None and what == "training data":
         net.ClassNames = classes
@@ -248,6 +253,19 @@ def _observations_of(X: dlarray, bounds: tuple[int, int]) -> dlarray:
         raise ValueError(f"trainnet: an augmented mini-batch must have its observations last, "
                          f"got format '{X.fmt}'")
     return dlarray._wrap(X._data[..., bounds[0]:bounds[1]], X.fmt)
+
+
+def _initial_recurrent_states(net: Any) -> Any:
+    """``net`` with the recurrent layers' states (``batch_states``) of a previous forward pass
+    (H x N) set back to one column of zeros, the state every training sequence starts from."""
+    rows = {(layer.Name, name) for layer in net.Layers
+            for name in getattr(type(layer), "batch_states", ())}
+    values = [v if (lname, pname) not in rows or v is None or v.shape[1] == 1 else
+              dlarray._wrap(array_module(v._data).zeros((v.shape[0], 1), v.dtype))
+              for lname, pname, v in net.State]
+    if rows and any(a is not b for a, b in zip(values, net.State.Value)):
+        net.State = net.State.with_values(values)
+    return net
 
 
 def _training_state(net: Any, state: Any) -> Any:

@@ -325,12 +325,14 @@ def test_the_plot_file_is_written_at_progress_100_and_kept_up_to_date(capsys):
     assert_png("training-progress.png")
     assert "Training progress plot saved to training-progress.png" in capsys.readouterr().out
     os.remove("training-progress.png")
-    m.Status = "Done"                                    # a change after the end rewrites it
-    assert_png("training-progress.png")
-    assert capsys.readouterr().out == ""                 # announced once only
+    for k in range(20):                                  # changes after the end: no file per
+        m.Status = f"Done {k}"                           # change (at most one every 2 s)...
+    assert not os.path.exists("training-progress.png")
     elapsed = m.ElapsedTime
     assert m.ElapsedTime == elapsed                      # the clock stopped at the end
-    assert m.close() == "training-progress.png"
+    assert m.close() == "training-progress.png"          # ...and close writes the last state
+    assert_png("training-progress.png")
+    assert capsys.readouterr().out == ""                 # announced once only
     assert m.close() is None
 
 
@@ -363,6 +365,18 @@ def test_first_ctrl_c_sets_stop_and_the_second_interrupts(capfd):
     assert_png("stopped.png")                           # ...and writes the plot
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
+    m.close()
+
+
+def test_ctrl_c_interrupts_when_the_monitor_is_no_longer_used():
+    """A monitor left open after its loop died (a notebook variable, say) does not swallow
+    Ctrl+C: a loop that has not used it for a minute is not running."""
+    m = trainingProgressMonitor(Metrics="Loss", PlotFile=None)
+    recordMetrics(m, 1, Loss=1.0)
+    m._touched -= 61
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+    assert not m.Stop
     m.close()
 
 

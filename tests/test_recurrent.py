@@ -17,8 +17,6 @@ from minidl.sequences import (
     SequenceObservations,
     pad_sequences,
     sequence_observations,
-    split_sequences,
-    unpad_sequences,
 )
 
 from .conftest import dev, host
@@ -335,7 +333,8 @@ def test_layer_errors():
     net = dl.dlnetwork([sequenceInputLayer(3), lstmLayer(2, HiddenState=np.zeros((2, 1)))])
     layer = net.Layers[1]
     layer.HiddenState = np.zeros((2, 5))
-    with pytest.raises(ValueError, match=r"HiddenState of size 2x5, which is neither 2x1"):
+    with pytest.raises(ValueError, match=r"HiddenState of size 2x5, from a mini-batch of 5 "
+                                         r"observations, but this input has 4: it must be 2x1"):
         layer.predict(dl.dlarray(np.zeros((3, 4, 2), np.float32), "CBT"))
 
 
@@ -352,7 +351,8 @@ def test_layers_save_and_load(tmp_path):
 # ---- sequence padding helpers --------------------------------------------------------------------
 
 def _toy():
-    return [np.array([[1.0, 2, 3]]), np.array([[1.0, 2, 3, 4, 5]]), np.array([7.0, 8])]
+    """Three one-channel sequences: S x 1 arrays (MATLAB's trainnet layout) or 1-D arrays."""
+    return [np.array([[1.0], [2], [3]]), np.array([1.0, 2, 3, 4, 5]), np.array([7.0, 8])]
 
 
 def test_pad_right_left_and_shortest():
@@ -368,31 +368,36 @@ def test_pad_right_left_and_shortest():
     np.testing.assert_array_equal(Y[0], [[2, 3], [4, 5], [7, 8]])
 
 
-def test_split_and_unpad():
-    Y, _ = pad_sequences(_toy(), SequenceLength=2)
-    assert Y.shape == (1, 3, 5)
-    assert [p.shape[2] for p in split_sequences(Y, 2)] == [2, 2, 1]
-    np.testing.assert_array_equal(np.concatenate(split_sequences(Y, 2), axis=2), Y)
-    Yl, _ = pad_sequences(_toy(), SequencePaddingDirection="left")
-    back = unpad_sequences(Yl, [3, 5, 2], "left")
-    for a, b in zip(back, _toy()):
-        np.testing.assert_array_equal(a, np.atleast_2d(b))
+def test_integer_sequence_length_is_refused_until_it_is_supported():
+    with pytest.raises(ValueError, match="SequenceLength 2 is not supported yet"):
+        pad_sequences(_toy(), SequenceLength=2)
+    with pytest.raises(ValueError, match="SequenceLength 4 is not supported yet"):
+        dl.trainingOptions("adam", SequenceLength=4)  # checked as early as MATLAB checks
+    with pytest.raises(ValueError, match="SequenceLength 4 is not supported yet"):
+        sequence_observations(_toy(), 1, SequenceLength=4)
 
 
 def test_sequence_observations_batches(xp, rng):
-    seqs = [dev(xp, rng.standard_normal((3, n)).astype(np.float32)) for n in (4, 6, 2, 5)]
-    obs = sequence_observations(seqs, 3, SequencePaddingDirection="left")
+    seqs = [dev(xp, rng.standard_normal((n, 3)).astype(np.float32)) for n in (4, 6, 2, 5)]
+    obs = sequence_observations(seqs, 3, SequencePaddingDirection="left")  # S x C sequences
     assert isinstance(obs, SequenceObservations) and obs.N == 4
     B = obs.batch(dev(xp, np.array([3, 0])))
     ref, _ = pad_sequences([host(seqs[3]), host(seqs[0])], SequencePaddingDirection="left")
     assert B.fmt == "CBT" and B.shape == (3, 2, 5)
     np.testing.assert_array_equal(host(B), ref)
+    np.testing.assert_array_equal(ref[:, 0, :], host(seqs[3]).T)  # C x S inside
     assert len(obs.canonical()) == 4 and host(obs.canonical()[1]).shape == (3, 6)
+    columns = sequence_observations([s.T for s in seqs], 3, formats="CTB",  # trainNetwork's
+                                    SequencePaddingDirection="left")
+    np.testing.assert_array_equal(host(columns.batch(slice(0, 4))), host(obs.batch(slice(0, 4))))
+    cube = rng.standard_normal((2, 5, 3)).astype(np.float32)  # N x S x C, the default
+    np.testing.assert_array_equal(host(sequence_observations(cube, 3).batch(slice(0, 2))),
+                                  cube.transpose(2, 0, 1))
     cube = rng.standard_normal((5, 3, 2)).astype(np.float32)  # T x C x N
     obs = sequence_observations(cube, 3, formats="TCB")
     np.testing.assert_array_equal(host(obs.batch(slice(0, 2))), cube.transpose(1, 2, 0))
-    with pytest.raises(ValueError, match="have 3 channels|C = 3 channels"):
-        sequence_observations([np.zeros((2, 4))], 3)
+    with pytest.raises(ValueError, match=r"size 4x2 but the sequences must be S x C .* C = 3"):
+        sequence_observations([np.zeros((4, 2))], 3)
     with pytest.raises(ValueError, match="SequenceLength"):
         pad_sequences(_toy(), SequenceLength="medium")
 
@@ -401,9 +406,9 @@ def test_sequence_observations_batches(xp, rng):
 
 
 def _sign_task(n, seed):
-    """Sequences of 3 channels and 4-11 steps, labelled by the sign of their sum."""
+    """Sequences of 4-11 steps and 3 channels (S x C), labelled by the sign of their sum."""
     rng = np.random.default_rng(seed)
-    seqs = [rng.standard_normal((3, int(rng.integers(4, 12)))).astype(np.float32)
+    seqs = [rng.standard_normal((int(rng.integers(4, 12)), 3)).astype(np.float32)
             for _ in range(n)]
     return seqs, np.array(["pos" if s.sum() > 0 else "neg" for s in seqs])
 
@@ -433,16 +438,49 @@ def test_trainnet_learns_from_a_cell_array_of_sequences():
 
 
 def test_sequence_output_and_numeric_arrays():
-    """A C x N x S array works as input; sequence output is refused by minibatchpredict with
-    a message that says what to do."""
+    """An N x S x C array (or another layout through InputDataFormats) works as input;
+    sequence output is refused by minibatchpredict with a message that says what to do."""
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((3, 8, 5)).astype(np.float32)  # C x N x S
+    X = rng.standard_normal((8, 5, 3)).astype(np.float32)  # N x S x C
     dl.rng(0)
     net = dl.dlnetwork([sequenceInputLayer(3), gruLayer(4, OutputMode="last"),
                         dl.fullyConnectedLayer(2), dl.softmaxLayer()])
-    as_list = [X[:, i, :] for i in range(8)]
-    np.testing.assert_allclose(dl.minibatchpredict(net, X), dl.minibatchpredict(net, as_list),
-                               rtol=1e-6)
+    as_list = list(X)  # eight S x C sequences
+    expected = dl.minibatchpredict(net, as_list)
+    np.testing.assert_allclose(dl.minibatchpredict(net, X), expected, rtol=1e-6)
+    np.testing.assert_allclose(dl.minibatchpredict(net, X.transpose(2, 0, 1),
+                                                   InputDataFormats="CBT"), expected, rtol=1e-6)
     seq = dl.dlnetwork([sequenceInputLayer(3), lstmLayer(4)])
     with pytest.raises(ValueError, match="sequence output.*predict\\(net, X\\)"):
         dl.minibatchpredict(seq, as_list)
+
+
+def test_a_network_with_per_observation_states_saves_loads_and_trains(tmp_path):
+    """After forward, the LSTM's states are H x N; such a network round-trips through save and
+    load, and trainnet starts its sequences from H x 1 zeros again."""
+    dl.rng(0)
+    net = dl.dlnetwork([sequenceInputLayer(2), lstmLayer(4, OutputMode="last"),
+                        dl.fullyConnectedLayer(2), dl.softmaxLayer()])
+    _, state = dl.forward(net, dl.dlarray(np.ones((2, 3, 5), np.float32), "CBT"))
+    net.State = state
+    assert [v.shape for v in net.State.Value] == [(4, 3), (4, 3)]
+    dl.save(net, tmp_path / "net.npz")
+    back = dl.load(tmp_path / "net.npz")
+    for a, b in zip(back.State.Value, net.State.Value):
+        np.testing.assert_array_equal(host(a), host(b))
+    seqs = [np.full((5, 2), k % 2, np.float32) for k in range(8)]
+    trained, _ = dl.trainnet(seqs, np.array(list("abababab")), net, "crossentropy",
+                             dl.trainingOptions("adam", MaxEpochs=1, MiniBatchSize=4,
+                                                Verbose=False))
+    assert [v.shape for v in trained.State.Value] == [(4, 1), (4, 1)]
+    with pytest.raises(ValueError, match="from a mini-batch of 3 observations, but this input "
+                                         "has 2: it must be 4x1"):
+        net.predict(dl.dlarray(np.ones((2, 2, 5), np.float32), "CBT"))
+
+
+def test_sequence_to_sequence_training_is_refused_clearly():
+    seqs = [np.ones((5, 2), np.float32)] * 4
+    with pytest.raises(ValueError, match="sequence-to-sequence training is not supported yet"):
+        dl.trainnet(seqs, np.ones((4, 1)), [sequenceInputLayer(2), lstmLayer(3),
+                                            dl.fullyConnectedLayer(1)], "mse",
+                    dl.trainingOptions("adam", MaxEpochs=1, Verbose=False))

@@ -154,9 +154,10 @@ class Layer:
         """The layer's output in inference mode."""
         raise NotImplementedError(f"{type(self).__name__} must define predict(self, X)")
 
-    def forward(self, X: dlarray) -> Any:
-        """The output in training mode: Y, or (Y, {state name: new value}). Default: predict."""
-        return self.predict(X)
+    def forward(self, *X: dlarray) -> Any:
+        """The output in training mode: Y, or (Y, {state name: new value}). Default: predict
+        (of every input, for a layer with several)."""
+        return self.predict(*X)
 
     def initialize(self, input_size: tuple[int, ...], fmt: str) -> tuple[tuple[int, ...], str]:
         """Output size and format for an input of ``input_size`` (B = 1) labelled ``fmt``.

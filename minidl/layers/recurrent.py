@@ -278,9 +278,10 @@ class _RecurrentLayer(Layer):
                 v = dlarray._wrap(array_module(X._data).zeros((H, 1), dtype=X.dtype))
             elif v.size not in (H, H * n):
                 raise ValueError(f"layer '{self.Name}' ({self.type_name}) has {s} of size "
-                                 f"{size_x(v.shape)}, which is neither {H}x1 (shared by all "
-                                 f"observations) nor {H}x{n} (one per observation of this "
-                                 "input); set net.State back to H x 1 values to reset it.")
+                                 f"{size_x(v.shape)}, from a mini-batch of {v.shape[-1]} "
+                                 f"observations, but this input has {n}: it must be {H}x1 "
+                                 f"(shared by all observations) or {H}x{n}; set net.State back "
+                                 f"to {H}x1 values to reset it.")
             states.append(v)
         return X, states
 
