@@ -525,3 +525,29 @@ def test_chains_are_still_written_as_version_1(tmp_path):
         assert json.loads(f["__structure__"].tobytes())["version"] == 2
     assert AdditionLayer.__name__ in str(json.loads(
         np.load(tmp_path / "g.npz")["__structure__"].tobytes())["layers"])
+
+
+def test_a_custom_layer_with_two_inputs_needs_only_predict():
+    """Layer.forward defaults to predict of all the inputs, so a custom multi-input layer
+    trains without writing forward."""
+    from minidl.layers.base import Layer
+
+    class Product(Layer):
+        Type, default_name = "Product", "product"
+        NumInputs, InputNames = 2, ("in1", "in2")
+
+        def initialize(self, sizes, fmts):
+            return tuple(sizes[0]), fmts[0]
+
+        def predict(self, A, B):
+            return A * B
+
+    net = addLayers(dlnetwork(), [featureInputLayer(3, Name="in"),
+                                  fullyConnectedLayer(3, Name="fc"), Product(Name="mul")])
+    net = initialize(connectLayers(net, "in", "mul/in2"))
+    X = dlarray(np.array([[1.0], [2.0], [3.0]], np.float32), "CB")
+    Y, _ = forward(net, X)
+    np.testing.assert_allclose(host(Y), host(net.predict(X)))
+    fc = net.Layers[1]
+    np.testing.assert_allclose(host(Y), (host(fc.Weights) @ host(X) + host(fc.Bias)) * host(X),
+                               rtol=1e-6)

@@ -323,3 +323,22 @@ def test_trainnet_asks_for_the_rate_every_iteration():
     # restarts after its period of 2 epochs
     expected = warmup + [cosine[0]] + [cosine[1]] * 4 + [cosine[2]] * 4
     np.testing.assert_allclose(rates, expected, rtol=1e-12)
+
+
+def test_schedule_functions_and_classes_given_as_in_matlab():
+    """A function with a default argument takes the epoch alone; a schedule class given
+    without parentheses (MATLAB's LearnRateSchedule=cosineLearnRate) is its default object."""
+    def halving(epoch, drop=0.5):
+        return 0.01 * drop ** (epoch - 1)
+
+    opts = trainingOptions("sgdm", LearnRateSchedule=halving, InitialLearnRate=0.01)
+    np.testing.assert_allclose([opts.learn_rate(e) for e in (1, 2, 3)], [0.01, 0.005, 0.0025])
+    opts = trainingOptions("sgdm", LearnRateSchedule=lambda lr0, epoch: lr0 / epoch,
+                           InitialLearnRate=0.1)
+    np.testing.assert_allclose([opts.learn_rate(e) for e in (1, 2, 4)], [0.1, 0.05, 0.025])
+    opts = trainingOptions("sgdm", LearnRateSchedule=cosineLearnRate, MaxEpochs=4)
+    assert isinstance(opts.LearnRateSchedule, cosineLearnRate)
+    same = trainingOptions("sgdm", LearnRateSchedule=cosineLearnRate(), MaxEpochs=4)
+    assert [opts.learn_rate(e) for e in range(1, 5)] == [same.learn_rate(e) for e in range(1, 5)]
+    listed = trainingOptions("sgdm", LearnRateSchedule=[warmupLearnRate, cosineLearnRate])
+    assert [type(s) for s in listed.LearnRateSchedule] == [warmupLearnRate, cosineLearnRate]
