@@ -183,7 +183,7 @@ class _Graph:
     def removeLayers(self, layerNames: Any) -> Any:
         """A copy without the named layers (a name or a list of names) and their connections:
         MATLAB's removeLayers."""
-        names = [layerNames] if isinstance(layerNames, str) else list(layerNames)
+        names = _names(layerNames, "removeLayers", "layerNames")
         for name in names:
             self._index(name, "removeLayers")
         gone = set(names)
@@ -361,3 +361,13 @@ def _make_plan(layers: Sequence[Layer], connections: Sequence[Connection],
     steps = [(i, ins, tuple(s for s in dict.fromkeys(ins) if last[s] == k and s not in keep))
              for k, (i, ins) in enumerate(reads)]
     return _Plan(steps, tuple(outputs), n + len(endpoints))
+
+
+def _names(value: Any, where: str, what: str) -> list[str]:
+    """A layer name or a list of names as a list; a TypeError for anything else."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise TypeError(f"{where}: {what} must be a layer name or a list of names, got "
+                    f"{type(value).__name__}")

@@ -48,6 +48,7 @@ from .graph import (
     _chain_connections,
     _Graph,
     _make_plan,
+    _names,
     _Plan,
     assign_names,
     topological_order,
@@ -381,8 +382,7 @@ class dlnetwork(_Graph):
     def _output_plan(self, outputs: Any, where: str) -> _Plan:
         """The plan computing ``outputs`` (None: OutputNames; else layer names, "fc" or
         "fc/out"), made once per choice of outputs and kept."""
-        key = None if outputs is None else \
-            tuple([outputs] if isinstance(outputs, str) else outputs)
+        key = None if outputs is None else tuple(_names(outputs, where, "Outputs"))
         plan = self._plans.get(key)
         if plan is None:
             names = self.OutputNames if key is None else [self._source(o, where) for o in key]

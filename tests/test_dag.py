@@ -551,3 +551,13 @@ def test_a_custom_layer_with_two_inputs_needs_only_predict():
     fc = net.Layers[1]
     np.testing.assert_allclose(host(Y), (host(fc.Weights) @ host(X) + host(fc.Bias)) * host(X),
                                rtol=1e-6)
+
+
+def test_names_of_the_wrong_type_are_a_clear_type_error():
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2)])
+    with pytest.raises(TypeError, match="removeLayers: layerNames must be a layer name or a "
+                                        "list of names, got int"):
+        removeLayers(net, 5)
+    with pytest.raises(TypeError, match="predict: Outputs must be a layer name or a list of "
+                                        "names, got int"):
+        net.predict(dlarray(np.ones((3, 2), np.float32), "CB"), Outputs=3)
