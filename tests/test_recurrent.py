@@ -312,8 +312,12 @@ def test_sequence_input_layer_checks_and_normalization(rng):
         layer.predict(dl.dlarray(np.zeros((2, 1, 2), np.float32), "CBT"))
     with pytest.raises(ValueError, match="expects sequences with 2 channels, got 3"):
         layer.predict(dl.dlarray(np.zeros((3, 1, 4), np.float32), "CBT"))
-    assert layer.prepare(np.zeros((2, 9))).fmt == "CBT"
-    assert layer.prepare(np.zeros((2, 9))).shape == (2, 1, 9)
+    one = np.arange(18.0).reshape(9, 2)  # raw data in trainnet's layout: S x C ...
+    assert layer.prepare(one).fmt == "CBT" and layer.prepare(one).shape == (2, 1, 9)
+    np.testing.assert_array_equal(host(layer.prepare(one))[:, 0, :], one.T)
+    many = rng.standard_normal((4, 9, 2))  # ... and N x S x C
+    np.testing.assert_array_equal(host(layer.prepare(many)), many.transpose(2, 0, 1)
+                                  .astype(np.float32))
 
 
 def test_layer_errors():

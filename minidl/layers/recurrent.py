@@ -80,7 +80,8 @@ class SequenceInputLayer(_InputLayer):
 
     def prepare(self, X: Any) -> dlarray:
         """X as "CBT": a formatted dlarray as it is ("CT", one sequence, gets B = 1); raw data
-        C x S (one sequence) or C x N x S, float64 made float32."""
+        in MATLAB trainnet's layout, S x C (one sequence) or N x S x C, as minidl's trainnet
+        and minibatchpredict read it; float64 made float32."""
         if isinstance(X, dlarray) and X.fmt:
             if X.fmt == "CT":
                 return dlarray._wrap(X._data.reshape(X.shape[0], 1, X.shape[1]), "CBT")
@@ -89,13 +90,13 @@ class SequenceInputLayer(_InputLayer):
         if data.dtype == "float64":
             data = data.astype("float32")
         if data.ndim == 2:
-            data = data.reshape(data.shape[0], 1, data.shape[1])
+            data = data[None]  # one S x C sequence: 1 x S x C
         if data.ndim != 3:
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects raw sequence data "
-                             f"C x S (one sequence) or C x N x S (channels x observations x "
-                             f"time steps), got size {size_x(data.shape)}; give a list of "
-                             "C x S sequences to trainnet/minibatchpredict")
-        return dlarray._wrap(data, "CBT")
+                             f"S x C (one sequence) or N x S x C (observations x time steps x "
+                             f"channels), got size {size_x(data.shape)}; or give a formatted "
+                             "dlarray, e.g. dlarray(X, \"CBT\")")
+        return dlarray._wrap(data.transpose(2, 0, 1), "CBT")  # N x S x C -> C x N x S
 
     def predict(self, X: dlarray) -> dlarray:
         X = check_input(self, X, (self.fmt,))
