@@ -55,6 +55,7 @@ The differences, all forced by Python or by minidl's conventions:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -233,7 +234,8 @@ class MiniBatchQueue:
                     f"minibatchqueue: the datastore reads {len(variables)} variables but "
                     f"numOutputs is {self._num_outputs}; without a MiniBatchFcn they must match")
             return tuple(_collate(v) for v in variables)
-        result = self._fcn(*(_pieces(v) for v in variables))
+        pieces = [_pieces(v) for v in variables]
+        result = self._fcn(*pieces[:_accepted(self._fcn, len(pieces))])
         if self._num_outputs == 1:
             if isinstance(result, tuple) and len(result) == 1:
                 result = result[0]
@@ -284,8 +286,9 @@ def minibatchqueue(ds: Any, *args: Any, **options: Any) -> MiniBatchQueue:
     * MiniBatchSize (128); PartialMiniBatch "return" (default) or "discard".
     * MiniBatchFcn: "collate" (default: each variable's observations stacked along a new last
       axis, H x W x C -> H x W x C x N, F -> F x N, scalars -> 1 x N) or a function that takes
-      one list per datastore variable (one entry per observation, MATLAB's cell arrays) and
-      returns the outputs (a tuple when there are several).
+      one list per datastore variable (one entry per observation, MATLAB's cell arrays;
+      a function with fewer parameters gets the first variables only, e.g. the images of a
+      labelled datastore) and returns the outputs (a tuple when there are several).
     * MiniBatchFormat: one dlarray format per output, e.g. ``["SSCB", ""]`` ("" = unformatted).
     * OutputCast ("single"; also "double", "logical", integer types, "" to keep the type),
       OutputAsDlarray (True), OutputEnvironment ("auto": minidl's active backend, "cpu",
@@ -346,6 +349,20 @@ def _variables(ds: Any, indices: np.ndarray) -> tuple[Any, ...]:
     if isinstance(ds, ImageDatastore) and ds.Labels is not None:
         variables = (*variables, ds.Labels[indices])
     return variables
+
+
+def _accepted(fcn: Callable[..., Any], n: int) -> int:
+    """How many of the datastore's n variables a MiniBatchFcn takes: all of them, unless it
+    has fewer positional parameters (MATLAB's test queues pass predictors alone to a one-input
+    function of a datastore that also holds labels)."""
+    try:
+        params = list(inspect.signature(fcn).parameters.values())
+    except (TypeError, ValueError):
+        return n
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return n
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return max(1, min(n, len(positional)))
 
 
 def _collate(variable: Any) -> np.ndarray:

@@ -145,6 +145,18 @@ def test_mini_batch_fcn_gets_lists_of_observations():
     assert next(mbq)[2] == 2                                       # the partial batch
 
 
+def test_a_one_input_mini_batch_fcn_gets_the_predictors_alone():
+    """MATLAB's test queues pass a labelled datastore to a function of the images only."""
+    def predictors(dataX):
+        return np.stack(dataX, axis=-1)
+
+    mbq = minibatchqueue(image_store(4), 1, MiniBatchFcn=predictors, MiniBatchFormat="SSCB")
+    X = next(mbq)
+    assert X.fmt == "SSCB" and X.shape == (4, 3, 2, 4)
+    every = minibatchqueue(image_store(4), 1, MiniBatchFcn=lambda *v: np.array(len(v)))
+    assert float(host(next(every))) == 2  # *args: every variable
+
+
 def test_mini_batch_fcn_output_count_must_match():
     ds = image_store(4)
     with pytest.raises(ValueError, match=r"returned 1 output but the minibatchqueue has 2 \("
