@@ -155,3 +155,24 @@ __all__ = [
     "minibatchqueue", "MiniBatchQueue", "imageDataAugmenter", "ImageDataAugmenter",
     "augmentedImageDatastore", "AugmentedImageDatastore",
 ]
+
+# MATLAB names minidl does not provide yet, with what to use instead (a clear message rather
+# than a bare AttributeError when a transcribed example reaches one).
+_NOT_YET = {
+    "bilstmLayer": "lstmLayer (one direction) is available",
+    "lstmProjectedLayer": "lstmLayer is available",
+    "resetState": "set net.State back to H x 1 zeros",
+    "resnetNetwork": "build the network with addLayers/connectLayers and additionLayer",
+    "trainNetwork": "use trainnet (net, info = trainnet(X, T, layers, lossFcn, options))",
+    "classificationLayer": "trainnet takes the loss by name (\"crossentropy\")",
+    "regressionLayer": "trainnet takes the loss by name (\"mse\")",
+    "preview": "read the first mini-batch with read(ds)",
+    "padsequences": "minidl.sequences.pad_sequences pads a list of S x C sequences",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _NOT_YET:
+        raise AttributeError(f"minidl has no {name} (a MATLAB function it does not provide "
+                             f"yet): {_NOT_YET[name]}")
+    raise AttributeError(f"module 'minidl' has no attribute {name!r}")

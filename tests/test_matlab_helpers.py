@@ -231,3 +231,14 @@ def test_format_properties_groups_and_footer():
 def test_format_properties_has_no_trailing_spaces():
     text = format_properties("Foo", [(None, [("A", ""), ("Long", "1")])])
     assert all(line == line.rstrip() for line in text.split("\n"))
+
+
+def test_matlab_names_not_provided_yet_say_what_to_use():
+    import minidl
+
+    with pytest.raises(AttributeError, match="minidl has no bilstmLayer .*lstmLayer"):
+        minidl.bilstmLayer(4)
+    assert not hasattr(minidl, "resnetNetwork")
+    with pytest.raises(AttributeError, match="module 'minidl' has no attribute 'nosuchname'"):
+        minidl.nosuchname  # noqa: B018
+    assert not set(minidl._NOT_YET) & set(minidl.__all__)
