@@ -39,12 +39,13 @@ What minidl does differently, and why:
 * `read`, `readall`, `read_batch` (minibatchqueue) augment, as MATLAB's reads do. `read_all`
   (how trainnet, minibatchpredict and testnet read any datastore) does not: it gives the
   resized or centre-cropped images once, so validation, testing and prediction are never
-  augmented. trainnet augments each training mini-batch instead through `augment_batch`,
-  at the output size: for "resize" the transform is conjugated by the resize scale, so
-  translations stay in source pixels and the geometry equals MATLAB's augment-then-resize up
-  to resampling; "randcrop" is the centre crop moved by a random crop offset (pixels beyond
-  the centre crop become FillValue). With images already at OutputSize both paths are
-  MATLAB's exactly.
+  augmented. trainnet augments each training mini-batch instead through `augment_batch`:
+  for an array source it reads the batch's images from the source and follows MATLAB's order
+  exactly; for an imageDatastore (files not kept in memory) it works at the output size: for
+  "resize" the transform is conjugated by the resize scale, so translations stay in source
+  pixels and the geometry equals MATLAB's augment-then-resize up to resampling; "randcrop" is
+  the centre crop moved by a random crop offset (pixels beyond the centre crop become
+  FillValue). With images already at OutputSize both paths are MATLAB's exactly.
 * Tables, DispatchInBackground=true, partitionByIndex and preview are not provided.
 """
 
@@ -502,6 +503,12 @@ class AugmentedImageDatastore:
         aug, mode = self._augmenter, self.OutputSizeMode
         if aug is None and mode != "randcrop":
             return X
+        if not isinstance(self._source, ImageDatastore) and indices is not None:
+            # an array source is at hand: MATLAB's exact order (augment at the source size,
+            # then resize or crop), as `read_batch` does, with no fill bands from a crop
+            positions = np.asarray(to_module(indices, np), dtype=np.int64).ravel()
+            out = self._images(positions, True)
+            return to_module(out, array_module(X)).astype(X.dtype, copy=False)
         n = X.shape[3]
         params = aug.draw(n) if aug is not None else _IDENTITY[:, None].repeat(n, axis=1)
         src_h, src_w = self._source_sizes(X, indices)

@@ -326,3 +326,15 @@ def test_augment_batch_randcrop_shifts_the_centre_crop(xp, rng):
         matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
                    if np.array_equal(out[..., i], shifted(centre[..., i], dy, dx, 0))]
         assert matches, f"image {i} is not a shifted centre crop"
+
+
+def test_the_trainnet_hook_crops_an_array_source_as_matlab_does(xp):
+    """With an array source at hand, augment_batch augments at the source size and then crops
+    (MATLAB's order): a random crop of a constant image has no fill bands."""
+    ds = augmentedImageDatastore([24, 24], np.ones((32, 32, 1, 8), np.float32),
+                                 np.array(list("abababab")), OutputSizeMode="randcrop")
+    X = dl.dlarray(dev(xp, ds.read_all()[0]), "SSCB")
+    out = ds.augment_batch(X, dev(xp, np.arange(8)))
+    assert out.fmt == "SSCB" and out.shape == (24, 24, 1, 8)
+    assert dl.backend.array_module(out._data) is xp
+    np.testing.assert_array_equal(host(out), 1.0)
