@@ -40,6 +40,7 @@ from .layers import (
     additionLayer,
     averagePooling2dLayer,
     batchNormalizationLayer,
+    bilstmLayer,
     concatenationLayer,
     convolution2dLayer,
     depthConcatenationLayer,
@@ -126,7 +127,7 @@ __all__ = [
     "onehotencode", "onehotdecode",
     # layers
     "Layer", "LayerArray", "imageInputLayer", "featureInputLayer", "sequenceInputLayer",
-    "lstmLayer", "gruLayer", "convolution2dLayer",
+    "lstmLayer", "bilstmLayer", "gruLayer", "convolution2dLayer",
     "maxPooling2dLayer", "averagePooling2dLayer", "globalAveragePooling2dLayer",
     "globalMaxPooling2dLayer", "batchNormalizationLayer",
     "instanceNormalizationLayer", "layerNormalizationLayer", "groupNormalizationLayer",
@@ -159,7 +160,6 @@ __all__ = [
 # MATLAB names minidl does not provide yet, with what to use instead (a clear message rather
 # than a bare AttributeError when a transcribed example reaches one).
 _NOT_YET = {
-    "bilstmLayer": "lstmLayer (one direction) is available",
     "lstmProjectedLayer": "lstmLayer is available",
     "resetState": "set net.State back to H x 1 zeros",
     "resnetNetwork": "build the network with addLayers/connectLayers and additionLayer",

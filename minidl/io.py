@@ -498,7 +498,8 @@ def _probe(layer: Layer, inputs: list[tuple[tuple[int, ...], str]]) -> list[tupl
                          f"{shown}: {type(err).__name__}: {err}") from err
     for name in type(layer).learnables + type(layer).states:
         if name in per_observation:
-            saved, hidden = getattr(layer, name), getattr(layer, "NumHiddenUnits", None)
+            saved = getattr(layer, name)  # rows: H per direction (2H for bilstmLayer)
+            hidden = getattr(layer, "state_rows", getattr(layer, "NumHiddenUnits", None))
             if saved is not None and (saved.ndim != 2 or saved.shape[0] != hidden):
                 raise ValueError(f"{label}: its saved {name} has size {size_x(saved.shape)}, but "
                                  f"it should be {hidden}xN")

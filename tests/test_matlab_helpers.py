@@ -236,8 +236,8 @@ def test_format_properties_has_no_trailing_spaces():
 def test_matlab_names_not_provided_yet_say_what_to_use():
     import minidl
 
-    with pytest.raises(AttributeError, match="minidl has no bilstmLayer .*lstmLayer"):
-        minidl.bilstmLayer(4)
+    with pytest.raises(AttributeError, match="minidl has no lstmProjectedLayer .*lstmLayer"):
+        minidl.lstmProjectedLayer(4, 2, 2)
     assert not hasattr(minidl, "resnetNetwork")
     with pytest.raises(AttributeError, match="module 'minidl' has no attribute 'nosuchname'"):
         minidl.nosuchname  # noqa: B018

@@ -7,7 +7,9 @@ import pytest
 
 import minidl as dl
 from minidl.layers.recurrent import (
+    BiLSTMLayer,
     GRULayer,
+    bilstmLayer,
     gruLayer,
     lstmLayer,
     sequenceInputLayer,
@@ -488,3 +490,183 @@ def test_sequence_to_sequence_training_is_refused_clearly():
         dl.trainnet(seqs, np.ones((4, 1)), [sequenceInputLayer(2), lstmLayer(3),
                                             dl.fullyConnectedLayer(1)], "mse",
                     dl.trainingOptions("adam", MaxEpochs=1, Verbose=False))
+
+
+# ---- bilstmLayer --------------------------------------------------------------------------------
+
+def bilstm_reference(x, h0, c0, W, R, b):
+    """Two independent LSTMs, written from the layout: rows 0..4H-1 of W, R, b (and 0..H-1 of
+    the states) drive one LSTM over x as given, rows 4H..8H-1 (H..2H-1) another over x with its
+    time steps reversed. Returns the 2H x N x T sequence output (forward rows first, the
+    backward output re-reversed to input time), the "last" output and the final states."""
+    H = R.shape[1]
+    f = lstm_reference(x, h0[:H], c0[:H], W[:4 * H], R[:4 * H], b[:4 * H])
+    r = lstm_reference(x[:, :, ::-1], h0[H:], c0[H:], W[4 * H:], R[4 * H:], b[4 * H:])
+    seq = np.concatenate([f[0], r[0][:, :, ::-1]], axis=0)
+    last = np.concatenate([f[0][:, :, -1], r[0][:, :, ::-1][:, :, 0]], axis=0)
+    return seq, last, np.concatenate([f[1], r[1]]), np.concatenate([f[2], r[2]])
+
+
+def _bilstm_params(rng, C=3, H=4):
+    return (rng.standard_normal((8 * H, C)) * 0.5, rng.standard_normal((8 * H, H)) * 0.5,
+            rng.standard_normal(8 * H) * 0.5, rng.standard_normal((2 * H, 1)) * 0.5,
+            rng.standard_normal((2 * H, 1)) * 0.5)
+
+
+@pytest.mark.parametrize("mode", ["sequence", "last"])
+def test_bilstm_matches_forward_and_reversed_lstm_reference(xp, rng, mode):
+    W, R, b, h0, c0 = _bilstm_params(rng)
+    layer = bilstmLayer(4, OutputMode=mode, InputWeights=W.astype(np.float32),
+                        RecurrentWeights=R.astype(np.float32), Bias=b.astype(np.float32),
+                        HiddenState=h0.astype(np.float32), CellState=c0.astype(np.float32))
+    net = dl.dlnetwork([sequenceInputLayer(3), layer])
+    x = rng.standard_normal((3, 2, 6)).astype(np.float32)
+    X = dl.dlarray(dev(xp, x), "CBT")
+    ref = bilstm_reference(x.astype(np.float64), np.repeat(h0, 2, 1), np.repeat(c0, 2, 1),
+                           W, R, b)
+    Y, state = net.forward(X)
+    assert Y.dtype == np.float32 and Y.fmt == ("CBT" if mode == "sequence" else "CB")
+    assert Y.shape == ((8, 2, 6) if mode == "sequence" else (8, 2))
+    np.testing.assert_allclose(host(Y), ref[0] if mode == "sequence" else ref[1],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(host(net.predict(X)), host(Y), rtol=1e-6)
+    hT, cT = (host(v) for v in state.Value)
+    assert hT.dtype == np.float32 and hT.shape == (8, 2)
+    np.testing.assert_allclose(hT, ref[2], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(cT, ref[3], rtol=1e-5, atol=1e-5)
+
+
+def test_bilstm_last_is_the_sequence_output_at_both_ends(rng):
+    """"last" = forward rows of the last step and backward rows of the first step: what each
+    direction has after reading the whole sequence."""
+    W, R, b, _, _ = _bilstm_params(rng, H=3)
+    make = [bilstmLayer(3, OutputMode=m, InputWeights=W, RecurrentWeights=R, Bias=b)
+            for m in ("sequence", "last")]
+    seq, last = (dl.dlnetwork([sequenceInputLayer(3), la]) for la in make)
+    X = dl.dlarray(rng.standard_normal((3, 4, 5)).astype(np.float32), "CBT")
+    Ys, Yl = host(seq.predict(X)), host(last.predict(X))
+    np.testing.assert_allclose(Yl[:3], Ys[:3, :, -1], rtol=1e-6)
+    np.testing.assert_allclose(Yl[3:], Ys[3:, :, 0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["sequence", "last"])
+def test_bilstm_gradients_for_input_learnables_and_states(rng, mode):
+    W, R, b, h0, c0 = _bilstm_params(rng, H=3)
+    x = rng.standard_normal((3, 2, 4))
+    layer = bilstmLayer(3, OutputMode=mode)
+
+    def f(X, W, R, b, h0, c0):
+        layer.InputWeights, layer.RecurrentWeights, layer.Bias = W, R, b
+        layer.HiddenState, layer.CellState = h0, c0
+        return layer.predict(X)
+
+    args = [dl.dlarray(x, "CBT")] + [dl.dlarray(a) for a in (W, R, b.reshape(-1, 1), h0, c0)]
+    assert dl.gradcheck(f, *args) < 1e-6
+
+
+def test_bilstm_gradients_are_float32(xp, rng):
+    dl.rng(0)
+    net = dl.dlnetwork([sequenceInputLayer(3), bilstmLayer(4, OutputMode="last"),
+                        dl.fullyConnectedLayer(2), dl.softmaxLayer()])
+    X = dl.dlarray(dev(xp, rng.standard_normal((3, 2, 5)).astype(np.float32)), "CBT")
+
+    def f(net, X):
+        loss = dl.forward(net, X)[0].sum()
+        return dl.dlgradient(loss, net.Learnables, X)
+
+    grads, gX = dl.dlfeval(f, net, X)
+    assert gX.dtype == np.float32 and gX.fmt == "CBT" and gX.shape == (3, 2, 5)
+    values = [host(v) for v in grads.Value]
+    assert [v.shape for v in values[:3]] == [(32, 3), (32, 4), (32, 1)]
+    assert all(v.dtype == np.float32 and np.isfinite(v).all() for v in values)
+
+
+def test_bilstm_displays_and_matlab_initializers(xp):
+    layers = dl.LayerArray([sequenceInputLayer(12), bilstmLayer(100, OutputMode="last"),
+                            dl.fullyConnectedLayer(9), dl.softmaxLayer()])
+    assert "BiLSTM            BiLSTM with 100 hidden units" in repr(layers)
+    shown = repr(bilstmLayer(100, OutputMode="last", Name="bilstm1"))
+    for line in ("BiLSTMLayer with properties:", "Name: 'bilstm1'", "NumHiddenUnits: 100",
+                 "OutputMode: 'last'", "InputSize: 'auto'", "InputWeights: []",
+                 "HiddenState: []", "CellState: []"):
+        assert line in shown
+    dl.rng(0)
+    net = dl.dlnetwork([sequenceInputLayer(3), bilstmLayer(5)])
+    assert net.Layers[1].Name == "bilstm" and isinstance(net.Layers[1], BiLSTMLayer)
+    W, R, b = (host(v) for v in net.Learnables.Value)
+    assert W.shape == (40, 3) and R.shape == (40, 5) and b.shape == (40, 1)
+    assert np.abs(W).max() <= np.sqrt(6 / (3 + 40))  # glorot, fan out 8H (minidl's reading)
+    np.testing.assert_allclose(R.T @ R, np.eye(5), atol=1e-5)
+    gate = np.r_[np.zeros(5), np.ones(5), np.zeros(10)]  # i, f, g, o of one direction
+    np.testing.assert_array_equal(b.ravel(), np.r_[gate, gate])
+    assert all(host(v).shape == (10, 1) and not host(v).any() for v in net.State.Value)
+    assert net.Layers[1].factors("Bias") == (1.0, 0.0)
+    Y = net.predict(dl.dlarray(dev(xp, np.ones((3, 2, 4), np.float32)), "CBT"))
+    assert Y.shape == (10, 2, 4) and Y.fmt == "CBT"
+
+
+def test_bilstm_errors():
+    with pytest.raises(ValueError, match="bilstmLayer: OutputMode"):
+        bilstmLayer(4, OutputMode="first")
+    with pytest.raises(ValueError, match=r"bilstmLayer: InputWeights must have size 32x"
+                                         r"InputSize \(8\*NumHiddenUnits x InputSize\)"):
+        bilstmLayer(4, InputWeights=np.zeros((16, 3)))
+    with pytest.raises(ValueError, match=r"bilstmLayer: RecurrentWeights must have size 32x4"):
+        bilstmLayer(4, RecurrentWeights=np.zeros((16, 4)))
+    with pytest.raises(ValueError, match=r"bilstmLayer: Bias must have 32 elements"):
+        bilstmLayer(4, Bias=np.zeros(16))
+    with pytest.raises(ValueError, match=r"bilstmLayer: HiddenState must be 2\*NumHiddenUnits "
+                                         r"x 1 \(8x1\), got size 4x1"):
+        bilstmLayer(4, HiddenState=np.zeros((4, 1)))
+    with pytest.raises(ValueError, match="numHiddenUnits"):
+        bilstmLayer(0)
+    with pytest.raises(ValueError, match=r"layer 'bilstm' \(BiLSTM\) expects sequence input"):
+        dl.dlnetwork([dl.imageInputLayer([4, 4, 1]), bilstmLayer(3)])
+    with pytest.raises(ValueError, match=r"layer 'b' \(BiLSTM\) has InputSize 2 but its "
+                                         r"input has 3 channels"):
+        dl.dlnetwork([sequenceInputLayer(3), bilstmLayer(3, InputSize=2, Name="b")])
+    dl.rng(0)
+    layer = dl.dlnetwork([sequenceInputLayer(3), bilstmLayer(2)]).Layers[1]
+    layer.HiddenState = np.zeros((4, 5))
+    with pytest.raises(ValueError, match=r"HiddenState of size 4x5, from a mini-batch of 5 "
+                                         r"observations, but this input has 2: it must be 4x1"):
+        layer.predict(dl.dlarray(np.zeros((3, 2, 2), np.float32), "CBT"))
+    with pytest.raises(ValueError, match="has no InputWeights"):
+        bilstmLayer(2).predict(dl.dlarray(np.zeros((3, 2, 2), np.float32), "CBT"))
+
+
+def test_bilstm_save_and_load_with_per_observation_states(tmp_path):
+    dl.rng(0)
+    net = dl.dlnetwork([sequenceInputLayer(2), bilstmLayer(3, OutputMode="last"),
+                        dl.fullyConnectedLayer(2), dl.softmaxLayer()])
+    X = dl.dlarray(np.random.default_rng(0).standard_normal((2, 4, 5)).astype(np.float32),
+                   "CBT")
+    _, state = dl.forward(net, X)
+    net.State = state
+    assert [v.shape for v in net.State.Value] == [(6, 4), (6, 4)]
+    dl.save(net, tmp_path / "net.npz")
+    back = dl.load(tmp_path / "net.npz")
+    assert isinstance(back.Layers[1], BiLSTMLayer) and back.Layers[1].OutputMode == "last"
+    for a, b in zip(list(back.Learnables.Value) + list(back.State.Value),
+                    list(net.Learnables.Value) + list(net.State.Value)):
+        np.testing.assert_array_equal(host(a), host(b))
+    np.testing.assert_array_equal(host(back.predict(X)), host(net.predict(X)))
+
+
+def test_trainnet_trains_a_bilstm_on_a_cell_array_of_sequences():
+    """Label: the sign of a sequence's FIRST step sum, the step a forward LSTM in "last" mode
+    has read longest ago and the backward LSTM most recently."""
+    rng = np.random.default_rng(0)
+    seqs = [rng.standard_normal((int(rng.integers(4, 9)), 3)).astype(np.float32)
+            for _ in range(96)]
+    labels = np.array(["pos" if s[0].sum() > 0 else "neg" for s in seqs])
+    layers = [sequenceInputLayer(3), bilstmLayer(6, OutputMode="last"),
+              dl.fullyConnectedLayer(2), dl.softmaxLayer()]
+    opts = dl.trainingOptions("adam", MaxEpochs=10, MiniBatchSize=32, Verbose=False,
+                              InitialLearnRate=0.02)
+    dl.rng(0)
+    net, info = dl.trainnet(seqs, labels, layers, "crossentropy", opts)
+    loss = info.TrainingHistory["Loss"]
+    assert loss[-1] < 0.5 * loss[0]
+    assert [v.shape for v in net.State.Value] == [(12, 1), (12, 1)]  # initial states kept
+    assert dl.testnet(net, seqs, labels, "accuracy") > 85

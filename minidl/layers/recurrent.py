@@ -1,4 +1,4 @@
-"""Sequence layers: ``sequenceInputLayer``, ``lstmLayer`` and ``gruLayer``.
+"""Sequence layers: ``sequenceInputLayer``, ``lstmLayer``, ``bilstmLayer`` and ``gruLayer``.
 
 Sequence data is "CBT": C channels x B observations x T time steps (a formatted dlarray, or the
 padded mini-batches ``minidl.sequences`` makes from a list of C x S sequences).
@@ -16,6 +16,10 @@ OutputMode "sequence" gives "CBT" output (H x N x T); "last" gives the last time
 (H x N), for sequence-to-label networks. Defaults follow MATLAB: InputWeightsInitializer
 "glorot", RecurrentWeightsInitializer "orthogonal", BiasInitializer "unit-forget-gate" for the
 LSTM (forget-gate bias 1, others 0) and "zeros" for the GRU; Bias L2 factor 0.
+
+``bilstmLayer`` is two LSTMs side by side (one reads the sequence forward, one backward), so
+its sizes double: 8H rows of weights and bias, 2H rows of state and output channels (see
+``BiLSTMLayer``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._matlab import check_choice, check_positive_int, format_value
+from ..autodiff import record
 from ..backend import active_module, array_module, to_module
 from ..dlarray import dlarray
 from ..initializers import WEIGHT_INITIALIZERS, check_initializer, initialize
@@ -46,8 +51,8 @@ from .base import (
 )
 from .input import _InputLayer, _options
 
-__all__ = ["sequenceInputLayer", "lstmLayer", "gruLayer", "SequenceInputLayer", "LSTMLayer",
-           "GRULayer"]
+__all__ = ["sequenceInputLayer", "lstmLayer", "bilstmLayer", "gruLayer", "SequenceInputLayer",
+           "LSTMLayer", "BiLSTMLayer", "GRULayer"]
 
 
 # ---- sequence input -------------------------------------------------------------------------
@@ -152,10 +157,12 @@ def _fixed(value: str) -> Any:
 
 
 class _RecurrentLayer(Layer):
-    """Shared behaviour of lstmLayer and gruLayer: options, sizes, initialization, display."""
+    """Shared behaviour of lstmLayer, bilstmLayer and gruLayer: options, sizes, initialization,
+    display."""
 
     learnables = ("InputWeights", "RecurrentWeights", "Bias")
-    gates = 4
+    gates = 4  # gate blocks of H rows in the weights, over all directions
+    directions = 1  # 2 for bilstmLayer: the rows of states and outputs are directions * H
     where = ""
     # states whose second dimension follows the mini-batch (H x 1 or H x N): what a network
     # may resize on ``net.State = state`` and what trainnet resets after each mini-batch
@@ -195,6 +202,14 @@ class _RecurrentLayer(Layer):
     def bias_size(self) -> int:
         return self.gates * self.NumHiddenUnits
 
+    @property
+    def state_rows(self) -> int:
+        """Rows of each state and channels of the output: H per direction."""
+        return self.directions * self.NumHiddenUnits
+
+    def _rows_text(self) -> str:
+        return f"{self.directions}*NumHiddenUnits" if self.directions > 1 else "NumHiddenUnits"
+
     def _check_given(self) -> None:
         """Sizes of weights and states given to the constructor (G*H rows, ...)."""
         where, H, G = self.where, self.NumHiddenUnits, self.gates
@@ -214,11 +229,12 @@ class _RecurrentLayer(Layer):
                                  f"({self.bias_size // H}*NumHiddenUnits x 1), got size "
                                  f"{size_x(b.shape)}.")
             self.Bias = b.reshape(self.bias_size, 1)
+        rows = self.state_rows
         for s in self.states:
             v = getattr(self, s)
-            if v is not None and (v.ndim != 2 or v.shape[0] != H):
-                raise ValueError(f"{where}: {s} must be NumHiddenUnits x 1 ({H}x1), got size "
-                                 f"{size_x(v.shape)}.")
+            if v is not None and (v.ndim != 2 or v.shape[0] != rows):
+                raise ValueError(f"{where}: {s} must be {self._rows_text()} x 1 ({rows}x1), "
+                                 f"got size {size_x(v.shape)}.")
 
     def _input_channels(self, input_size: tuple[int, ...], fmt: str) -> int:
         if "C" not in fmt or set(fmt) - set("CBT"):
@@ -246,20 +262,22 @@ class _RecurrentLayer(Layer):
                                                G * H, "RecurrentWeightsInitializer")
         if self.Bias is None:
             self.Bias = self._initial_bias()
+        rows = self.state_rows
         for s in self.states:
             if getattr(self, s) is None:
-                setattr(self, s, xp.zeros((H, 1), dtype="float32"))
+                setattr(self, s, xp.zeros((rows, 1), dtype="float32"))
         sizes = dict(zip(fmt, input_size))
         if self.OutputMode == "last":
-            return (H, sizes.get("B", 1)), "CB"
-        return tuple(H if label == "C" else n for label, n in zip(fmt, input_size)), fmt
+            return (rows, sizes.get("B", 1)), "CB"
+        return tuple(rows if label == "C" else n for label, n in zip(fmt, input_size)), fmt
 
     def _initial_bias(self) -> Any:
         init, n = self.BiasInitializer, self.bias_size
         if init == "unit-forget-gate":
-            H = self.NumHiddenUnits
+            H, block = self.NumHiddenUnits, n // self.directions
             b = np.zeros((n, 1), np.float32)
-            b[H:2 * H] = 1  # the forget gate block
+            for d in range(self.directions):  # each direction's forget gate block
+                b[d * block + H:d * block + 2 * H] = 1
             return to_module(b, active_module())
         return initialize(init, (n, 1), 1, 1, "BiasInitializer")
 
@@ -270,7 +288,7 @@ class _RecurrentLayer(Layer):
             check_input(self, X, ("CBT", "CB"))
         self._input_channels(X.shape, X.fmt)
         check_learnables(self)
-        H = self.NumHiddenUnits
+        H = self.state_rows
         n = X.shape[X.fmt.index("B")] if "B" in X.fmt else 1
         states = []
         for s in self.states:
@@ -340,6 +358,91 @@ class LSTMLayer(_RecurrentLayer):
         return self._output(Y, hT), {"HiddenState": _plain(hT), "CellState": _plain(cT)}
 
 
+def _reverse_time(X: dlarray) -> dlarray:
+    """X with its time steps in reverse order (as it is when it has no "T" dimension); an
+    indexing op, so the gradient is flipped back."""
+    if "T" not in X.fmt:
+        return X
+    return X[tuple(slice(None, None, -1) if label == "T" else slice(None) for label in X.fmt)]
+
+
+def _stack_channels(a: dlarray, b: dlarray) -> dlarray:
+    """[a; b]: two results of one format joined along their first dimension (the channels of a
+    "CBT"/"CB" output, the rows of a state). Backward: each gets its rows of the gradient."""
+    xp = array_module(a._data, b._data)
+    n = a.shape[0]
+
+    def backward(gy: Any, needs: tuple) -> tuple:
+        return gy[:n], gy[n:]
+
+    return record(xp.concatenate([a._data, b._data], axis=0), a.fmt, (a, b), backward)
+
+
+@register_layer
+class BiLSTMLayer(_RecurrentLayer):
+    """Bidirectional LSTM: one ``lstm`` reads the sequence from first to last step, a second
+    reads it from last to first, and their hidden states are stacked as channels (forward
+    rows first), so every output step sees the whole sequence.
+
+    Confirmed from the property help of MATLAB's own BiLSTMLayer class file (a 2017 version,
+    found through the code index; the current bilstmLayer doc page was not reachable):
+    InputWeights 8H x InputSize, RecurrentWeights 8H x H and Bias 8H x 1 stack the forward
+    LSTM's four gate blocks above the backward LSTM's, each in lstmLayer's order input, forget,
+    cell candidate, output; HiddenState and CellState are 2H x 1. From that version's execution
+    code: the two halves are concatenated, forward first (a MathWorks answer, "What is the merge
+    mode of Bidirectional LSTM?", also says concatenation is the only mode); the backward LSTM
+    runs on the time-flipped input; "last" takes the forward output at the last step and the
+    backward LSTM's output after the whole flipped sequence, i.e. at the first step; and the
+    states after a pass are both directions' final states. The Layer array row, "BiLSTM" and
+    "BiLSTM with H hidden units", comes from MATLAB transcripts in published examples.
+
+    minidl's choices, not confirmed against MATLAB's current documentation: the options and
+    defaults are lstmLayer's (InputSize, the three initializers, StateActivationFunction,
+    GateActivationFunction, HiddenState/CellState values, scalar learn-rate and L2 factors;
+    MATLAB also takes 1 x 8 factor vectors, one per gate block, which minidl does not);
+    "glorot" uses fanOut = 8H (the whole InputWeights matrix), "orthogonal" makes the whole
+    8H x H RecurrentWeights matrix have orthonormal columns, and "unit-forget-gate" sets both
+    directions' forget gate biases to 1.
+    """
+
+    Type = "BiLSTM"
+    default_name = "bilstm"
+    states = ("HiddenState", "CellState")
+    batch_states = states
+    gates = 8
+    directions = 2
+    where = "bilstmLayer"
+    bias_initializers = LSTMLayer.bias_initializers
+    default_bias = "unit-forget-gate"
+
+    def __init__(self, numHiddenUnits: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(numHiddenUnits, args, kwargs, {})
+
+    def _both(self, X: dlarray) -> tuple[dlarray, dlarray, dlarray]:
+        """(output, hidden state, cell state) of both directions, each stacked forward first.
+        The backward LSTM runs on the time-reversed input; its sequence output is reversed
+        back, so step t of both halves belongs to input step t."""
+        X, (h0, c0) = self._inputs(X)
+        H = self.NumHiddenUnits
+        W, R, b = self.InputWeights, self.RecurrentWeights, self.Bias
+        outs = []
+        for d, Xd in ((0, X), (1, _reverse_time(X))):
+            gates, rows = slice(4 * H * d, 4 * H * (d + 1)), slice(H * d, H * (d + 1))
+            # an H x 1 initial state shared by all observations stays H x 1 for its half
+            outs.append(lstm(Xd, h0[rows], c0[rows], W[gates], R[gates], b[gates]))
+        (Yf, hf, cf), (Yb, hb, cb) = outs
+        hT = _stack_channels(hf, hb)  # hb: the backward LSTM's output at step 1
+        Y = hT if self.OutputMode == "last" else _stack_channels(Yf, _reverse_time(Yb))
+        return Y, hT, _stack_channels(cf, cb)
+
+    def predict(self, X: dlarray) -> dlarray:
+        return self._both(X)[0]
+
+    def forward(self, X: dlarray) -> tuple[dlarray, dict]:
+        Y, hT, cT = self._both(X)
+        return Y, {"HiddenState": _plain(hT), "CellState": _plain(cT)}
+
+
 @register_layer
 class GRULayer(_RecurrentLayer):
     """Gated recurrent unit over the time dimension: ``gru`` with the layer's learnables,
@@ -391,6 +494,18 @@ def lstmLayer(numHiddenUnits: Any, *args: Any, **kwargs: Any) -> LSTMLayer:
     Name.
     """
     return LSTMLayer(numHiddenUnits, *args, **kwargs)
+
+
+def bilstmLayer(numHiddenUnits: Any, *args: Any, **kwargs: Any) -> BiLSTMLayer:
+    """``bilstmLayer(numHiddenUnits, OutputMode="sequence", ...)``: a bidirectional LSTM layer,
+    numHiddenUnits per direction.
+
+    OutputMode "sequence" (2H x N x T, "CBT": forward then backward hidden states of each step)
+    or "last" (2H x N, "CB": the forward LSTM's last step and the backward LSTM's first).
+    Options as ``lstmLayer``, with sizes doubled: InputWeights 8H x InputSize, RecurrentWeights
+    8H x H, Bias 8H x 1 (forward gate blocks, then backward), HiddenState and CellState 2H x 1.
+    """
+    return BiLSTMLayer(numHiddenUnits, *args, **kwargs)
 
 
 def gruLayer(numHiddenUnits: Any, *args: Any, **kwargs: Any) -> GRULayer:
