@@ -161,7 +161,7 @@ __all__ = [
 # than a bare AttributeError when a transcribed example reaches one).
 _NOT_YET = {
     "lstmProjectedLayer": "lstmLayer is available",
-    "resetState": "set net.State back to H x 1 zeros",
+    "resetState": "set net.State back to zeros of one column (H rows, 2H for bilstmLayer)",
     "resnetNetwork": "build the network with addLayers/connectLayers and additionLayer",
     "trainNetwork": "use trainnet (net, info = trainnet(X, T, layers, lossFcn, options))",
     "classificationLayer": "trainnet takes the loss by name (\"crossentropy\")",

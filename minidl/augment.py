@@ -490,8 +490,12 @@ class AugmentedImageDatastore:
         dlarray), each randomly transformed anew: the trainnet hook.
 
         Returns X itself when there is nothing random (no DataAugmentation, not "randcrop").
-        `indices` (positions in read_all's order, on X's device or the host) are needed only
-        when imageDatastore images differ in size, to scale each image's transform.
+        `indices` are the batch's positions in read_all's order (on X's device or the host),
+        as trainnet passes them: for an array source they select the source images, which are
+        augmented at the source size and then resized or cropped (MATLAB's order); for an
+        imageDatastore the batch itself is warped at the output size, and the indices give
+        each image's source size when they differ. Without them an array source is warped at
+        the output size too.
         """
         if isinstance(X, dlarray):
             out = self._augment_raw(X._data, indices)
@@ -507,6 +511,9 @@ class AugmentedImageDatastore:
             # an array source is at hand: MATLAB's exact order (augment at the source size,
             # then resize or crop), as `read_batch` does, with no fill bands from a crop
             positions = np.asarray(to_module(indices, np), dtype=np.int64).ravel()
+            if positions.size != X.shape[3]:
+                raise ValueError(f"augment_batch: {positions.size} indices for a batch of "
+                                 f"{X.shape[3]} images: give one position per image")
             out = self._images(positions, True)
             return to_module(out, array_module(X)).astype(X.dtype, copy=False)
         n = X.shape[3]

@@ -110,6 +110,7 @@ class MiniBatchQueue:
         self._size = settings["MiniBatchSize"]
         self._partial = settings["PartialMiniBatch"]
         self._fcn = settings["MiniBatchFcn"]
+        self._fcn_arity = _arity(self._fcn)  # found once, not per mini-batch
         self._formats = settings["MiniBatchFormat"]
         self._casts = settings["OutputCast"]
         self._as_dlarray = settings["OutputAsDlarray"]
@@ -235,7 +236,8 @@ class MiniBatchQueue:
                     f"numOutputs is {self._num_outputs}; without a MiniBatchFcn they must match")
             return tuple(_collate(v) for v in variables)
         pieces = [_pieces(v) for v in variables]
-        result = self._fcn(*pieces[:_accepted(self._fcn, len(pieces))])
+        arity = self._fcn_arity
+        result = self._fcn(*(pieces if arity is None else pieces[:max(1, arity)]))
         if self._num_outputs == 1:
             if isinstance(result, tuple) and len(result) == 1:
                 result = result[0]
@@ -351,18 +353,19 @@ def _variables(ds: Any, indices: np.ndarray) -> tuple[Any, ...]:
     return variables
 
 
-def _accepted(fcn: Callable[..., Any], n: int) -> int:
-    """How many of the datastore's n variables a MiniBatchFcn takes: all of them, unless it
-    has fewer positional parameters (MATLAB's test queues pass predictors alone to a one-input
-    function of a datastore that also holds labels)."""
+def _arity(fcn: Any) -> int | None:
+    """How many of the datastore's variables a MiniBatchFcn takes: its positional parameters
+    (MATLAB's test queues pass predictors alone to a one-input function of a datastore that
+    also holds labels), or None for all of them (``*args``, no signature, "collate")."""
+    if not callable(fcn):
+        return None
     try:
         params = list(inspect.signature(fcn).parameters.values())
     except (TypeError, ValueError):
-        return n
+        return None
     if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return n
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return max(1, min(n, len(positional)))
+        return None
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
 
 
 def _collate(variable: Any) -> np.ndarray:

@@ -351,8 +351,8 @@ _PREDICT_OPTIONS = {"MiniBatchSize": 128, "InputDataFormats": "auto",
 
 
 def _inputs(X: Any, net: Any, opts: dict) -> Any:
-    """X as the observations a network reads: a sequenceInputLayer's data (a list of C x S
-    sequences, MATLAB's cell array, or a C x N x S array) is padded per mini-batch."""
+    """X as the observations a network reads: a sequenceInputLayer's data (a list of S x C
+    sequences, MATLAB's cell array, or an N x S x C array) is padded per mini-batch."""
     fmt, size = input_format(net)
     if fmt == "CBT":
         from .sequences import is_sequence_list, sequence_observations

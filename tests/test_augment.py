@@ -338,3 +338,11 @@ def test_the_trainnet_hook_crops_an_array_source_as_matlab_does(xp):
     assert out.fmt == "SSCB" and out.shape == (24, 24, 1, 8)
     assert dl.backend.array_module(out._data) is xp
     np.testing.assert_array_equal(host(out), 1.0)
+
+
+def test_the_trainnet_hook_needs_one_index_per_image():
+    ds = augmentedImageDatastore([6, 8], np.ones((6, 8, 3, 6), np.float32),
+                                 DataAugmentation=imageDataAugmenter(RandXTranslation=[-1, 1]))
+    X = ds.read_all()[0]
+    with pytest.raises(ValueError, match="3 indices for a batch of 4 images"):
+        ds.augment_batch(X[..., :4], np.arange(3))

@@ -670,3 +670,13 @@ def test_trainnet_trains_a_bilstm_on_a_cell_array_of_sequences():
     assert loss[-1] < 0.5 * loss[0]
     assert [v.shape for v in net.State.Value] == [(12, 1), (12, 1)]  # initial states kept
     assert dl.testnet(net, seqs, labels, "accuracy") > 85
+
+
+def test_predict_converts_integer_sequence_data_like_minibatchpredict():
+    dl.rng(0)
+    net = dl.dlnetwork([sequenceInputLayer(3), lstmLayer(4, OutputMode="last"),
+                        dl.fullyConnectedLayer(2)])
+    Xi = np.random.default_rng(0).integers(-3, 3, (5, 7, 3))
+    Y = net.predict(Xi.astype(np.int32))
+    assert Y.dtype == np.float32
+    np.testing.assert_allclose(host(Y), host(net.predict(Xi.astype(np.float32))), rtol=1e-6)

@@ -1,7 +1,7 @@
 """Sequence layers: ``sequenceInputLayer``, ``lstmLayer``, ``bilstmLayer`` and ``gruLayer``.
 
 Sequence data is "CBT": C channels x B observations x T time steps (a formatted dlarray, or the
-padded mini-batches ``minidl.sequences`` makes from a list of C x S sequences).
+padded mini-batches ``minidl.sequences`` makes from a list of S x C sequences).
 
 The recurrent layers are thin wrappers over ``minidl.ops.recurrent``: the learnables are
 InputWeights (G*H x InputSize), RecurrentWeights (G*H x H) and Bias (G*H x 1), with G = 4 gate
@@ -92,7 +92,7 @@ class SequenceInputLayer(_InputLayer):
                 return dlarray._wrap(X._data.reshape(X.shape[0], 1, X.shape[1]), "CBT")
             return X
         data = X._data if isinstance(X, dlarray) else X
-        if data.dtype == "float64":
+        if data.dtype.kind != "f" or data.dtype == "float64":  # integers too, as dlarray does
             data = data.astype("float32")
         if data.ndim == 2:
             data = data[None]  # one S x C sequence: 1 x S x C
