@@ -255,11 +255,17 @@ def _observations_of(X: dlarray, bounds: tuple[int, int]) -> dlarray:
     return dlarray._wrap(X._data[..., bounds[0]:bounds[1]], X.fmt)
 
 
-def _initial_recurrent_states(net: Any) -> Any:
-    """``net`` with the recurrent layers' states (``batch_states``) of a previous forward pass
-    (H x N) set back to one column of zeros, the state every training sequence starts from."""
-    rows = {(layer.Name, name) for layer in net.Layers
+def _recurrent_rows(net: Any) -> set[tuple[str, str]]:
+    """The (layer, state) rows of ``net.State`` that hold recurrent states (``batch_states``:
+    H x N after a forward pass, one column per observation)."""
+    return {(layer.Name, name) for layer in net.Layers
             for name in getattr(type(layer), "batch_states", ())}
+
+
+def _initial_recurrent_states(net: Any) -> Any:
+    """``net`` with the recurrent states of a previous forward pass (H x N) set back to one
+    column of zeros, the state every training sequence starts from."""
+    rows = _recurrent_rows(net)
     values = [v if (lname, pname) not in rows or v is None or v.shape[1] == 1 else
               dlarray._wrap(array_module(v._data).zeros((v.shape[0], 1), v.dtype))
               for lname, pname, v in net.State]
@@ -268,16 +274,14 @@ def _initial_recurrent_states(net: Any) -> Any:
     return net
 
 
-def _training_state(net: Any, state: Any) -> Any:
-    """The state to keep after a mini-batch: the new values, except the recurrent layers'
-    hidden and cell states (``batch_states``), which keep their initial values so that the
-    next mini-batch's sequences start afresh."""
-    reset = {(layer.Name, name) for layer in net.Layers
-             for name in getattr(type(layer), "batch_states", ())}
-    if not reset:
+def _training_state(net: Any, state: Any, rows: set[tuple[str, str]]) -> Any:
+    """The state to keep after a mini-batch: the new values, except the recurrent states
+    (``rows``), which keep their initial values so that the next mini-batch's sequences start
+    afresh."""
+    if not rows:
         return state
     old = {(lname, pname): v for lname, pname, v in net.State}
-    return state.with_values([old[(lname, pname)] if (lname, pname) in reset else v
+    return state.with_values([old[(lname, pname)] if (lname, pname) in rows else v
                               for lname, pname, v in state])
 
 
@@ -439,6 +443,7 @@ class _Run:
         self.metrics = [str(m) for m in (opts.Metrics or [])]
         self.labels = [metric_label(m) for m in self.metrics]
         self.solver = _Solver(opts, list(net.learnable_factors()))
+        self.recurrent_rows = _recurrent_rows(net)  # found once: net.Layers copies
         self.best = self._objective()
         self.output_best = self._output_network()
         names = ["Iteration", "Epoch", "LearnRate", "Loss", *self.labels]
@@ -529,7 +534,7 @@ class _Run:
         params = list(self.net.Learnables.Value)
         new = self.solver.step(params, grads, lr)
         self.net.Learnables = self.net.Learnables.with_values(new)
-        self.net.State = _training_state(self.net, state)
+        self.net.State = _training_state(self.net, state, self.recurrent_rows)
         self.committed = (iteration, self._values())
         if self.metrics:
             Y, T = Y(), T()
