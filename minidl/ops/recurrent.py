@@ -91,6 +91,16 @@ class _Sequence:
         return "CB" if self.out_fmt else ""
 
 
+def _recurrent_matrix(R: Any, gates: int, where: str, dtype: Any) -> Any:
+    """recurrentWeights as a raw gates*H x H matrix in ``dtype``; its size gives H."""
+    R = R._data if isinstance(R, dlarray) else R
+    if not hasattr(R, "shape") or R.ndim != 2 or R.shape[0] != gates * R.shape[1]:
+        got = "x".join(map(str, getattr(R, "shape", ()))) or "a scalar"
+        raise ValueError(f"{where}: recurrentWeights must be a {gates}*NumHiddenUnits x "
+                         f"NumHiddenUnits matrix, got size {got}")
+    return R.astype(dtype, copy=False)
+
+
 def _matrix(p: Any, rows: int, cols: Any, name: str, what: str, where: str, dtype: Any) -> Any:
     """Raw rows x cols weight matrix (``cols`` None: any) in ``dtype``; errors name the size."""
     raw = p._data if isinstance(p, dlarray) else p
@@ -175,13 +185,8 @@ def lstm(X: Any, H0: Any, C0: Any, weights: Any, recurrentWeights: Any, bias: An
     o = _options(where, args, {"DataFormat": DataFormat})
     seq = _Sequence(X, o["DataFormat"], where)
     dt, C, N, T = seq.x.dtype, seq.C, seq.N, seq.T
-    R = recurrentWeights._data if isinstance(recurrentWeights, dlarray) else recurrentWeights
-    if not hasattr(R, "shape") or R.ndim != 2 or R.shape[0] != 4 * R.shape[1]:
-        got = "x".join(map(str, getattr(R, "shape", ()))) or "a scalar"
-        raise ValueError(f"{where}: recurrentWeights must be a 4*NumHiddenUnits x "
-                         f"NumHiddenUnits matrix, got size {got}")
+    R = _recurrent_matrix(recurrentWeights, 4, where, dt)
     H = R.shape[1]
-    R = R.astype(dt, copy=False)
     W = _matrix(weights, 4 * H, C, "weights", "4*NumHiddenUnits x InputSize", where, dt)
     b = _vector(bias, 4 * H, "bias", "4*NumHiddenUnits", where, dt)
     h0 = _state(H0, H, N, "H0", where, dt)
@@ -274,13 +279,8 @@ def gru(X: Any, H0: Any, weights: Any, recurrentWeights: Any, bias: Any, *args: 
     mode = mode.lower()
     seq = _Sequence(X, o["DataFormat"], where)
     dt, C, N, T = seq.x.dtype, seq.C, seq.N, seq.T
-    R = recurrentWeights._data if isinstance(recurrentWeights, dlarray) else recurrentWeights
-    if not hasattr(R, "shape") or R.ndim != 2 or R.shape[0] != 3 * R.shape[1]:
-        got = "x".join(map(str, getattr(R, "shape", ()))) or "a scalar"
-        raise ValueError(f"{where}: recurrentWeights must be a 3*NumHiddenUnits x "
-                         f"NumHiddenUnits matrix, got size {got}")
+    R = _recurrent_matrix(recurrentWeights, 3, where, dt)
     H = R.shape[1]
-    R = R.astype(dt, copy=False)
     W = _matrix(weights, 3 * H, C, "weights", "3*NumHiddenUnits x InputSize", where, dt)
     rec_bias = mode == "recurrent-bias-after-multiplication"
     nb = 6 * H if rec_bias else 3 * H
