@@ -62,18 +62,18 @@ _DATA: dict[str, np.ndarray] = {}
 def data(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     """n 28x28x3 float32 images in N, H, W, C memory, labels 0..9, and what they are.
 
-    The colour digits of ``minidl.datasets.digits`` (all splits, the first n), so training
+    The colour digits of ``minidl.data.datasets.digits`` (all splits, the first n), so training
     behaves as in the documented example (the loss falls; random data makes SGD at lr 0.01
     diverge); uniform random images if that data set cannot be made here."""
     if "x" not in _DATA or _DATA["x"].shape[0] < n:
         try:
-            from minidl.datasets import digits
+            from minidl.data.datasets import digits
             d = digits(max(n, 10000), color=True)
             xs = [d.XTrain, d.XValidation, d.XTest]
             ts = [d.TTrain, d.TValidation, d.TTest]
             _DATA["x"] = np.ascontiguousarray(np.concatenate(xs, axis=3).transpose(3, 0, 1, 2))
             _DATA["t"] = np.concatenate(ts).astype(np.int64)
-            _DATA["what"] = "minidl.datasets.digits(color=True)"
+            _DATA["what"] = "minidl.data.datasets.digits(color=True)"
         except Exception as err:  # noqa: BLE001  (any failure: fall back to random data)
             rng = np.random.default_rng(0)
             _DATA["x"] = rng.random((max(n, 10000), 28, 28, 3), dtype=np.float32)

@@ -18,25 +18,25 @@ import minidl  # noqa: E402
 
 # Sections in reading order: (title, what it holds, module prefixes whose names go there).
 SECTIONS = [
-    ("Arrays", "`dlarray` and its dimension labels.", ("minidl.dlarray",)),
+    ("Arrays", "`dlarray` and its dimension labels.", ("minidl.core.dlarray",)),
     ("Automatic differentiation", "Tracing, gradients and the gradient checker.",
-     ("minidl.autodiff", "minidl.gradcheck")),
-    ("Functional ops", "Operations on dlarrays, each with its gradient.", ("minidl.ops",)),
+     ("minidl.core.autodiff", "minidl.core.gradcheck")),
+    ("Functional ops", "Operations on dlarrays, each with its gradient.",
+     ("minidl.ops", "minidl.core.primitives")),
     ("Layers", "Layer constructors and the Layer base class for custom layers.",
      ("minidl.layers",)),
     ("Networks", "`dlnetwork` (a chain or a graph), its forward and predict, its tables, saving "
-     "and loading.", ("minidl.network", "minidl.graph", "minidl.table", "minidl.io")),
+     "and loading.", ("minidl.networks",)),
     ("Training", "Solver options, learning-rate schedules, `trainnet`, and the update "
      "functions and progress monitor of custom loops.",
-     ("minidl.training_options", "minidl.lr_schedules", "minidl.trainnet", "minidl.monitor",
-      "minidl.optimizers", "minidl.progressmonitor")),
+     ("minidl.training.options", "minidl.training.schedules", "minidl.training.trainnet",
+      "minidl.training.report", "minidl.training.optimizers", "minidl.training.progressmonitor")),
     ("Prediction and evaluation", "Scores, labels and metrics of a trained network.",
-     ("minidl.prediction",)),
+     ("minidl.training.evaluate", "minidl.training.metrics", "minidl.data.labels")),
     ("Data", "Data sets, datastores, image augmentation and mini-batch queues.",
-     ("minidl.datasets", "minidl.datastore", "minidl.arraydatastore", "minidl.augment",
-      "minidl.minibatchqueue")),
+     ("minidl.data",)),
     ("Backends and random numbers", "CPU (NumPy) or GPU (CuPy), and seeding.",
-     ("minidl.backend",)),
+     ("minidl.backend", "minidl.core.devices")),
 ]
 OTHER = ("Other", "Names from other modules.", ())
 

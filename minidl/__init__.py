@@ -9,17 +9,28 @@ Public names follow MATLAB, so a documented MATLAB example transcribes line by l
 ``__all__`` below is the single list of public names (docs/api.md is checked against it).
 """
 
-from .arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
-from .augment import (
+from .backend import canUseGPU, rng, use_backend
+from .core import (
+    dims,
+    dlarray,
+    dlfeval,
+    dlgradient,
+    extractdata,
+    finddim,
+    gather,
+    gpuArray,
+    gradcheck,
+    stripdims,
+)
+from .data.arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
+from .data.augment import (
     AugmentedImageDatastore,
     ImageDataAugmenter,
     augmentedImageDatastore,
     imageDataAugmenter,
 )
-from .autodiff import dlfeval, dlgradient
-from .backend import canUseGPU, gather, gpuArray, rng, use_backend
-from .datasets import DigitData, digits
-from .datastore import (
+from .data.datasets import DigitData, digits
+from .data.datastore import (
     ImageDatastore,
     countEachLabel,
     hasdata,
@@ -31,9 +42,7 @@ from .datastore import (
     shuffle,
     splitEachLabel,
 )
-from .dlarray import dims, dlarray, extractdata, finddim, stripdims
-from .gradcheck import gradcheck
-from .io import load, save
+from .data.minibatchqueue import MiniBatchQueue, minibatchqueue
 from .layers import (
     Layer,
     LayerArray,
@@ -69,17 +78,8 @@ from .layers import (
     softmaxLayer,
     tanhLayer,
 )
-from .layers.summary import analyzeNetwork, summary
-from .lr_schedules import (
-    cosineLearnRate,
-    cyclicalLearnRate,
-    exponentialLearnRate,
-    piecewiseLearnRate,
-    polynomialLearnRate,
-    warmupLearnRate,
-)
-from .minibatchqueue import MiniBatchQueue, minibatchqueue
-from .network import (
+from .networks.io import load, save
+from .networks.network import (
     LayerGraph,
     Table,
     addLayers,
@@ -93,15 +93,17 @@ from .network import (
     removeLayers,
     replaceLayer,
 )
+from .networks.summary import analyzeNetwork, summary
 from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
 from .ops.conv import avgpool, dlconv, maxpool
 from .ops.loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .ops.nn import fullyconnect, onehotdecode, onehotencode, softmax
 from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
 from .ops.recurrent import gru, lstm
-from .optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
-from .prediction import minibatchpredict, scores2label, testnet
-from .progressmonitor import (
+from .training.evaluate import minibatchpredict, scores2label, testnet
+from .training.optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
+from .training.options import trainingOptions
+from .training.progressmonitor import (
     TrainingProgressMonitor,
     groupSubPlot,
     recordMetrics,
@@ -109,8 +111,15 @@ from .progressmonitor import (
     updateInfo,
     yscale,
 )
-from .training_options import trainingOptions
-from .trainnet import TrainingInfo, trainnet
+from .training.schedules import (
+    cosineLearnRate,
+    cyclicalLearnRate,
+    exponentialLearnRate,
+    piecewiseLearnRate,
+    polynomialLearnRate,
+    warmupLearnRate,
+)
+from .training.trainnet import TrainingInfo, trainnet
 
 __all__ = [
     # formatted arrays and autograd

@@ -11,8 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import minidl  # noqa: E402
 from minidl.backend import canUseGPU, to_module, use_backend  # noqa: E402
-
-from . import fakegpu  # noqa: E402,F401  (registers the 'fakegpu' test double)
+from tests import fakegpu  # noqa: E402,F401  (registers the 'fakegpu' test double)
 
 BACKENDS = ["numpy", "fakegpu", pytest.param("cupy", marks=pytest.mark.gpu)]
 

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from minidl.backend import DeviceBackend, register_device_backend
-
-from . import cupy_api
+from tests import cupy_api
 
 CUPY_API = cupy_api.load()
 HOST_ENTRY_POINTS = {"asarray", "array", "asanyarray", "ascontiguousarray"}

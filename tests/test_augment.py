@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 
 import minidl as dl
-from minidl.augment import (
+from minidl.backend import array_module
+from minidl.data.augment import (
     AugmentedImageDatastore,
     _resize,
     augmentedImageDatastore,
     imageDataAugmenter,
 )
-from minidl.backend import array_module
-from minidl.datastore import _resize as pillow_resize
-from minidl.datastore import imageDatastore
-
-from .conftest import dev, host
+from minidl.data.datastore import _resize as pillow_resize
+from minidl.data.datastore import imageDatastore
+from minidl.training.evaluate import is_datastore
+from tests.conftest import dev, host
 
 
 def shifted(X: np.ndarray, dy: int, dx: int, fill: float) -> np.ndarray:
@@ -247,7 +247,7 @@ def test_array_datastore_reads(rng):
     aug = imageDataAugmenter(RandXTranslation=[1, 1])
     ds = augmentedImageDatastore([4, 4], X, Y, DataAugmentation=aug, MiniBatchSize=2)
     assert isinstance(ds, AugmentedImageDatastore) and ds.NumObservations == 5
-    assert dl.prediction.is_datastore(ds)
+    assert is_datastore(ds)
     X_all, labels = ds.read_all()
     np.testing.assert_array_equal(X_all, X)                # read_all never augments
     np.testing.assert_array_equal(labels, Y)

@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 
 import minidl as dl
-from minidl.autodiff import record
-from minidl.gradcheck import GradcheckError
-
-from .conftest import dev, host
+from minidl.core import GradcheckError, record
+from tests.conftest import dev, host
 
 
 def rosenbrock(x):

@@ -6,8 +6,7 @@ import pytest
 
 import minidl
 from minidl import dlarray, dlfeval, dlgradient
-from minidl.gradcheck import gradcheck
-from minidl.io import load, save
+from minidl.core import gradcheck
 from minidl.layers import (
     batchNormalizationLayer,
     convolution2dLayer,
@@ -25,8 +24,8 @@ from minidl.layers.combine import (
     concatenationLayer,
     depthConcatenationLayer,
 )
-from minidl.layers.summary import analyzeNetwork
-from minidl.network import (
+from minidl.networks.io import load, save
+from minidl.networks.network import (
     LayerGraph,
     addLayers,
     connectLayers,
@@ -39,13 +38,13 @@ from minidl.network import (
     removeLayers,
     replaceLayer,
 )
+from minidl.networks.summary import analyzeNetwork
 from minidl.ops.loss import crossentropy
-from minidl.prediction import minibatchpredict
-from minidl.prediction import testnet as evaluate
-from minidl.training_options import trainingOptions
-from minidl.trainnet import trainnet
-
-from .conftest import dev, host
+from minidl.training.evaluate import minibatchpredict
+from minidl.training.evaluate import testnet as evaluate
+from minidl.training.options import trainingOptions
+from minidl.training.trainnet import trainnet
+from tests.conftest import dev, host
 
 
 def residual_layers(channels=4, classes=3, size=(8, 8, 1)):
@@ -410,7 +409,7 @@ def test_a_residual_network_trains_with_trainnet():
 
 
 def test_split_chunks_of_a_graph_give_the_unsplit_prediction(rng):
-    """What minidl.prediction's split does (predict on chunks, joined) is exact for a graph."""
+    """What the mini-batch split does (predict on chunks, joined) is exact for a graph."""
     net = residual_net()
     X = rng.standard_normal((8, 8, 1, 64)).astype(np.float32)
     whole = host(net.predict(X))

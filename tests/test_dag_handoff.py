@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 import minidl as dl
-from minidl.prediction import split_plan
-
-from .test_dag import residual_net, stripes
+from minidl.training.evaluate import split_plan
+from tests.test_dag import residual_net, stripes
 
 
 def two_output_net():

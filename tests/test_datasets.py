@@ -1,4 +1,4 @@
-"""Tests for the synthetic digit data set (minidl.datasets)."""
+"""Tests for the synthetic digit data set (minidl.data.datasets)."""
 
 import subprocess
 import sys
@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from minidl import datasets
-from minidl.datasets import DigitData, digit_glyphs, digits
+from minidl.data import datasets
+from minidl.data.datasets import DigitData, digit_glyphs, digits
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -163,7 +163,8 @@ def test_repr_is_short(gray):
 
 
 def test_importing_does_not_import_matplotlib():
-    code = "import sys, minidl.datasets, minidl.datastore; print('matplotlib' in sys.modules)"
+    code = ("import sys, minidl.data.datasets, minidl.data.datastore; "
+            "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

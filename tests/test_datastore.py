@@ -1,4 +1,4 @@
-"""Tests for MATLAB-style image datastores (minidl.datastore)."""
+"""Tests for MATLAB-style image datastores (minidl.data.datastore)."""
 
 import os
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minidl.arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
 from minidl.backend import rng
-from minidl.datastore import (
+from minidl.data.arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
+from minidl.data.datastore import (
     ImageDatastore,
     countEachLabel,
     hasdata,
@@ -203,7 +203,7 @@ def test_unknown_option_lists_the_valid_ones(tree):
     ("name", "value", "message"),
     [
         ("LabelSource", "filenames", "valid values are: none, foldernames"),
-        ("IncludeSubfolders", "yes", "valid values are: True, False"),
+        ("IncludeSubfolders", "yes", "IncludeSubfolders must be true or false"),
         ("FileExtensions", [], "FileExtensions"),
     ],
 )

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 import minidl as dl
-from minidl.ops import math as M
-
-from .conftest import dev, host
+from minidl.core import primitives as M
+from tests.conftest import dev, host
 
 NUMPY_2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"  # the copy= protocol of __array__
 
@@ -184,7 +183,7 @@ def test_unformatted_operand_aligns_from_the_left_like_matlab(rng):
 
 
 def test_inverse_permutation_matches_argsort():
-    from minidl.dlarray import inverse_permutation
+    from minidl.core import inverse_permutation
 
     rng = np.random.default_rng(0)
     for n in range(1, 6):

@@ -30,7 +30,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def run_example(tmp_path, monkeypatch, capsys):
     """run_example(name, *args) -> (printed text, the script's globals)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(minidl.backend, "_generator", minidl.backend.generator())
+    monkeypatch.setattr(minidl.backend.random, "_generator", minidl.backend.generator())
 
     def run(name: str, *args: str) -> tuple[str, dict]:
         monkeypatch.setattr(sys, "argv", [str(EXAMPLES / name), "--fast", *args])

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from . import cupy_api
-from .fakegpu import FakeDeviceArray, fakegpu
+from tests import cupy_api
+from tests.fakegpu import FakeDeviceArray, fakegpu
 
 
 def test_the_double_refuses_numpy_names_and_keywords_that_cupy_lacks():

@@ -1,4 +1,4 @@
-"""Tests for minidl.initializers: MATLAB's formulas, fans, callables, seeding and backends."""
+"""Tests for the initializers: MATLAB's formulas, fans, callables, seeding and backends."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 
 import minidl
 from minidl.backend import array_module
-from minidl.initializers import (
+from minidl.layers.initializers import (
     check_initializer,
     fans,
     glorot,
@@ -18,8 +18,7 @@ from minidl.initializers import (
     orthogonal,
     zeros,
 )
-
-from .conftest import host
+from tests.conftest import host
 
 
 def test_fans_follow_matlab_for_filters_and_matrices():

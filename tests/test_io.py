@@ -1,4 +1,4 @@
-"""minidl.io: save/load round trips, what cannot be saved, atomic writes and bad files."""
+"""minidl.networks.io: save/load round trips, what cannot be saved, atomic writes and bad files."""
 
 import json
 import os
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from minidl import dlarray
-from minidl.io import load, save
 from minidl.layers import (
     Layer,
     averagePooling2dLayer,
@@ -33,10 +32,10 @@ from minidl.layers import (
     softmaxLayer,
     tanhLayer,
 )
-from minidl.network import Table, dlnetwork
-
-from .conftest import dev, host
-from .test_layers_custom import PReLULayer
+from minidl.networks.io import load, save
+from minidl.networks.network import Table, dlnetwork
+from tests.conftest import dev, host
+from tests.test_layers_custom import PReLULayer
 
 
 def every_layer():

@@ -35,12 +35,11 @@ from minidl.layers import (
     softmaxLayer,
     tanhLayer,
 )
+from minidl.ops.activations import leakyrelu, relu, sigmoid, tanh
 from minidl.ops.conv import avgpool, dlconv, maxpool
-from minidl.ops.math import leakyrelu, relu, sigmoid, tanh
 from minidl.ops.nn import fullyconnect, softmax
 from minidl.ops.norm import groupnorm, layernorm
-
-from .conftest import dev, host
+from tests.conftest import dev, host
 
 
 def images(rng, xp, shape=(6, 7, 3, 2)):

@@ -6,7 +6,7 @@ import numpy as np
 
 import minidl.layers.base
 from minidl import dlarray, dlfeval, dlgradient, relu
-from minidl.gradcheck import gradcheck
+from minidl.core import gradcheck
 from minidl.layers import (
     Layer,
     featureInputLayer,
@@ -15,12 +15,11 @@ from minidl.layers import (
     register_layer,
     setLearnRateFactor,
 )
-from minidl.network import dlnetwork
+from minidl.networks.network import dlnetwork
+from tests.conftest import dev, host
 
-from .conftest import dev, host
 
-
-@register_layer                      # only needed to save and load it with minidl.io
+@register_layer                      # only needed to save and load it with minidl.networks.io
 class PReLULayer(Layer):
     """y = relu(x) - Alpha * relu(-x), with one learnable slope Alpha."""
 

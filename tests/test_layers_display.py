@@ -21,7 +21,7 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
-from minidl.network import Table, dlnetwork
+from minidl.networks.network import Table, dlnetwork
 
 
 def example_layers():

@@ -5,8 +5,7 @@ import pytest
 
 from minidl import dlarray
 from minidl.layers import featureInputLayer, imageInputLayer
-
-from .conftest import dev, host
+from tests.conftest import dev, host
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import minidl as dl
-from minidl.dlarray import channels_last
+from minidl.core import channels_last
 
 
 def _nhwc(rng, shape_nhwc):

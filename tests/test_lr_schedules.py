@@ -1,4 +1,4 @@
-"""Tests for minidl.lr_schedules and LearnRateSchedule in trainingOptions.
+"""Tests for minidl.training.schedules and LearnRateSchedule in trainingOptions.
 
 Expected values are written out from the formulas (t = k - 1 completed steps), not taken from
 the module's own helpers.
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from minidl.layers import featureInputLayer, fullyConnectedLayer, softmaxLayer
-from minidl.lr_schedules import (
+from minidl.training.options import trainingOptions
+from minidl.training.schedules import (
     LearnRateSchedule,
     cosineLearnRate,
     cyclicalLearnRate,
@@ -19,8 +20,7 @@ from minidl.lr_schedules import (
     polynomialLearnRate,
     warmupLearnRate,
 )
-from minidl.training_options import trainingOptions
-from minidl.trainnet import trainnet
+from minidl.training.trainnet import trainnet
 
 STEPS = range(1, 26)
 

@@ -1,16 +1,15 @@
-"""Tests for minibatchqueue (minidl.minibatchqueue) over minidl's datastores."""
+"""Tests for minibatchqueue (minidl.data.minibatchqueue) over minidl's datastores."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from minidl.arraydatastore import arrayDatastore, combine
 from minidl.backend import BackendUnavailableError, array_module, canUseGPU, rng
-from minidl.datastore import hasdata, imageDatastore, reset, shuffle
-from minidl.dlarray import dlarray
-from minidl.minibatchqueue import MiniBatchQueue, minibatchqueue
-
-from .conftest import host
+from minidl.core import dlarray
+from minidl.data.arraydatastore import arrayDatastore, combine
+from minidl.data.datastore import hasdata, imageDatastore, reset, shuffle
+from minidl.data.minibatchqueue import MiniBatchQueue, minibatchqueue
+from tests.conftest import host
 
 
 def images_and_labels(n=10, h=4, w=3, c=2):

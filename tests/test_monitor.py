@@ -1,4 +1,4 @@
-"""Tests for minidl.monitor: the verbose table layout, number formats, history tables, plot."""
+"""Tests for the training reports: the verbose table, number formats, history tables, plot."""
 
 import math
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from minidl.monitor import (
+from minidl.training.report import (
     CheckpointWriter,
     HistoryTable,
     ProgressPlot,

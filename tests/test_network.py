@@ -9,7 +9,7 @@ import pytest
 
 import minidl
 from minidl import dlarray, dlfeval, dlgradient
-from minidl.gradcheck import gradcheck
+from minidl.core import gradcheck
 from minidl.layers import (
     batchNormalizationLayer,
     convolution2dLayer,
@@ -22,11 +22,10 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
-from minidl.layers.summary import analyzeNetwork, summary
-from minidl.network import Table, dlnetwork, forward, initialize, predict
+from minidl.networks.network import Table, dlnetwork, forward, initialize, predict
+from minidl.networks.summary import analyzeNetwork, summary
 from minidl.ops.loss import crossentropy
-
-from .conftest import dev, host
+from tests.conftest import dev, host
 
 
 def example_layers():
@@ -268,7 +267,8 @@ def test_analyze_network_accepts_layer_arrays_and_draws_a_figure():
 
 
 def test_importing_minidl_does_not_import_matplotlib():
-    code = ("import sys, minidl, minidl.network, minidl.io, minidl.layers.summary; "
+    code = ("import sys, minidl, minidl.networks.network, minidl.networks.io, "
+            "minidl.networks.summary; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -288,7 +288,7 @@ def test_values_set_before_initialization_must_fit_the_input():
     net = u.initialize()  # a fitting value is kept, and the random draws are those of no check
     np.testing.assert_array_equal(net.Learnables.Value[0].extractdata(), np.ones((3, 4)))
     minidl.rng(0)
-    bias = minidl.initializers.initialize("zeros", (3, 1))
+    bias = minidl.layers.initializers.initialize("zeros", (3, 1))
     np.testing.assert_array_equal(net.Learnables.Value[1].extractdata(), bias)
 
 

@@ -1,4 +1,4 @@
-"""Ops that split their work over the observations on several threads (minidl.parallel).
+"""Ops that split their work over the observations on several threads (minidl.backend.threads).
 
 Inside a ``parallel.scope`` (dlfeval, a dlnetwork's forward/predict) dlconv, maxpool and the
 per-observation normalizations compute chunks of observations at the same time. These tests
@@ -15,10 +15,8 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import parallel
-from minidl.autodiff import dlfeval, dlgradient
-from minidl.dlarray import dlarray
-from minidl.gradcheck import gradcheck
+from minidl.backend import threads as parallel
+from minidl.core import dlarray, dlfeval, dlgradient, gradcheck
 from minidl.ops.conv import avgpool, dlconv, maxpool
 from minidl.ops.norm import batchnorm, groupnorm, instancenorm, layernorm
 
@@ -63,9 +61,18 @@ def both_ways(fn, *inputs, monkeypatch):
 
 
 def assert_close(got, ref):
-    for g, r in zip(got, ref):
+    """[value, *gradients] of a split run against the unsplit one, to float32 rounding.
+
+    The value is compared at its own scale; every gradient at the scale of the largest gradient
+    of the set. A gradient that is zero in exact arithmetic (a convolution's bias before an
+    instance normalization) is rounding noise, about 1e-8, that differs between the two runs and
+    between CPUs: taking a tolerance from its own size would compare noise with noise.
+    """
+    grad_scale = max((float(np.abs(r).max()) for r in ref[1:]), default=0.0)
+    for k, (g, r) in enumerate(zip(got, ref)):
         assert g.shape == r.shape and g.dtype == r.dtype
-        np.testing.assert_allclose(g, r, rtol=2e-5, atol=2e-5 * float(np.abs(r).max()))
+        scale = float(np.abs(r).max()) if k == 0 else grad_scale
+        np.testing.assert_allclose(g, r, rtol=2e-5, atol=2e-5 * scale)
 
 
 def images(shape, seed=0):
@@ -153,7 +160,7 @@ def test_split_training_step_of_a_network_matches(monkeypatch, splitting):
         reluLayer,
         softmaxLayer,
     )
-    from minidl.network import dlnetwork, forward
+    from minidl.networks.network import dlnetwork, forward
     from minidl.ops.loss import crossentropy
 
     minidl.rng(0)
@@ -258,7 +265,7 @@ def test_parallel_matmul_matches_one_gemm(monkeypatch, shape):
 
 
 def test_split_fullyconnect_and_mtimes_match_unsplit(splitting, monkeypatch):
-    from minidl.ops.math import mtimes
+    from minidl.core.primitives import mtimes
     from minidl.ops.nn import fullyconnect
 
     monkeypatch.setattr(parallel, "GEMM_FMA_PER_VALUE", 1)

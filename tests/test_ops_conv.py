@@ -11,11 +11,10 @@ import pytest
 
 import minidl.ops.conv as conv_module
 from minidl import dlarray, dlfeval, dlgradient
-from minidl.gradcheck import gradcheck
+from minidl.core import gradcheck
 from minidl.ops.conv import avgpool, dlconv, maxpool
-
-from . import reference_conv as ref
-from .conftest import dev, host
+from tests import reference_conv as ref
+from tests.conftest import dev, host
 
 # ---- cases -----------------------------------------------------------------------------------
 # (H, W, C, N, fh, fw, F, Stride, Padding, DilationFactor, and the padding as (t, b, l, r)

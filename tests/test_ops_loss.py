@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import minidl as dl
-
-from .conftest import dev, host
+from tests.conftest import dev, host
 
 REGRESSION = ["l1loss", "l2loss", "huber"]
 

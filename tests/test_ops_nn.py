@@ -7,8 +7,7 @@ import pytest
 import minidl as dl
 from minidl.ops import loss as losses
 from minidl.ops import nn
-
-from .conftest import dev, host
+from tests.conftest import dev, host
 
 # ---- fullyconnect ----------------------------------------------------------------------------
 

@@ -6,8 +6,7 @@ import pytest
 
 import minidl as dl
 from minidl.ops import norm as Nm
-
-from .conftest import dev, host
+from tests.conftest import dev, host
 
 # ---- an independent reference: loop over the blocks that share a mean and a variance ---------
 

@@ -1,4 +1,4 @@
-"""Tests for minidl.optimizers: each solver against formulas written out here, step by step."""
+"""Tests for the solvers: each against formulas written out here, step by step."""
 
 import math
 
@@ -9,11 +9,10 @@ import minidl
 from minidl import dlarray, dlfeval, dlgradient
 from minidl.backend import array_module
 from minidl.layers import featureInputLayer, fullyConnectedLayer, softmaxLayer
-from minidl.network import Table, dlnetwork, forward
+from minidl.networks.network import Table, dlnetwork, forward
 from minidl.ops.loss import crossentropy
-from minidl.optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
-
-from .conftest import dev, host
+from minidl.training.optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
+from tests.conftest import dev, host
 
 W0 = np.array([[1.0, -2.0], [0.5, 3.0]], dtype=np.float32)
 GRADS = [np.array([[0.1, -0.2], [0.3, 0.4]], dtype=np.float32),

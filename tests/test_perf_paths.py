@@ -15,15 +15,14 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
-from minidl.network import _execution_order, dlnetwork
+from minidl.networks.network import _execution_order, dlnetwork
+from tests.conftest import dev, host
 
-from .conftest import dev, host
-
-# ---- the allocator settings (minidl.backend.tune_malloc) --------------------------------------
+# ---- the allocator settings (minidl.backend.tune_malloc) -----------------------------------
 
 
 def _fresh_tune(monkeypatch, **env):
-    monkeypatch.setattr(backend, "_malloc_tuned", None)
+    monkeypatch.setattr(backend.malloc, "_malloc_tuned", None)
     for name in ("MINIDL_MALLOC_TUNING", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
                  "GLIBC_TUNABLES"):
         monkeypatch.delenv(name, raising=False)
@@ -63,10 +62,10 @@ def _is_glibc():
 
 
 def test_malloc_tuning_is_lazy_and_done_by_the_first_prediction():
-    code = ("import numpy as np, minidl, minidl.backend as b; t0 = b._malloc_tuned; "
+    code = ("import numpy as np, minidl, minidl.backend as b; t0 = b.malloc_tuned(); "
             "from minidl.layers import featureInputLayer, fullyConnectedLayer; "
             "net = minidl.dlnetwork([featureInputLayer(3), fullyConnectedLayer(2)]); "
-            "net.predict(np.ones((4, 3), np.float32)); print(t0, b._malloc_tuned is not None)")
+            "net.predict(np.ones((4, 3), np.float32)); print(t0, b.malloc_tuned() is not None)")
     for env in ({}, {"MINIDL_MALLOC_TUNING": "0"}):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, env={"PATH": "", **env})
@@ -201,7 +200,7 @@ def test_traced_network_holds_traced_copies_of_its_learnables():
 
 @pytest.mark.parametrize("scale", [0.01, 0.2, 0.0, -0.5, 3.0])
 def test_leakyrelu_matches_where_exactly(xp, scale):
-    from minidl.ops.math import leakyrelu
+    from minidl.ops.activations import leakyrelu
     x = np.array([-2.5, -1e-30, -0.0, 0.0, 1e-30, 0.7, 3.0], np.float32)
     x = np.concatenate([x, np.random.default_rng(0).standard_normal(50).astype(np.float32)])
     gy = np.random.default_rng(1).standard_normal(x.size).astype(np.float32)

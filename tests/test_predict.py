@@ -1,4 +1,4 @@
-"""Tests for minidl.prediction: minibatchpredict, scores2label and testnet vs direct formulas."""
+"""Tests for minibatchpredict, scores2label and testnet against direct formulas."""
 
 import numpy as np
 import pytest
@@ -13,11 +13,10 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
-from minidl.network import dlnetwork, predict
-from minidl.prediction import minibatchpredict, scores2label
-from minidl.prediction import testnet as evaluate
-
-from .conftest import host
+from minidl.networks.network import dlnetwork, predict
+from minidl.training.evaluate import minibatchpredict, scores2label
+from minidl.training.evaluate import testnet as evaluate
+from tests.conftest import host
 
 
 def feature_net(classes=("cat", "dog", "emu")):

@@ -1,4 +1,4 @@
-"""Tests for minidl.progressmonitor: MATLAB's trainingProgressMonitor for custom loops."""
+"""Tests for minidl.training.progressmonitor: MATLAB's trainingProgressMonitor for custom loops."""
 
 import gc
 import os
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import minidl as dl
-import minidl.progressmonitor as pm
-from minidl.progressmonitor import (
+import minidl.training.progressmonitor as pm
+from minidl.training.progressmonitor import (
     TrainingProgressMonitor,
     groupSubPlot,
     recordMetrics,
@@ -178,9 +178,9 @@ def test_progress_must_be_a_percentage(value, error):
     ("Metrics", ["Training Loss"], ValueError, "letters, digits and underscores"),
     ("Info", [1], TypeError, "Info must hold strings"),
     ("Info", 3, TypeError, "Info must be a string or a list of strings"),
-    ("XLabel", 3, TypeError, "XLabel must be a string"),
-    ("Status", None, TypeError, "Status must be a string"),
-    ("Visible", "maybe", TypeError, "Visible must be true or false"),
+    ("XLabel", 3, ValueError, "XLabel must be a character vector or string"),
+    ("Status", None, ValueError, "Status must be a character vector or string"),
+    ("Visible", "maybe", ValueError, "Visible must be true or false"),
     ("PlotFile", 3, TypeError, "PlotFile must be a file path or None"),
 ])
 def test_property_validation(option, value, error, message):
@@ -435,7 +435,7 @@ def test_code_can_set_stop():
     m = trainingProgressMonitor(Metrics="Loss", PlotFile=None)
     m.Stop = True
     assert m.Stop is True and signal.getsignal(signal.SIGINT) == original
-    with pytest.raises(TypeError, match="Stop must be true or false"):
+    with pytest.raises(ValueError, match="Stop must be true or false"):
         m.Stop = "yes"
     m.close()
 

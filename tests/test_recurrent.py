@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 
 import minidl as dl
+from minidl.data.sequences import (
+    SequenceObservations,
+    pad_sequences,
+    sequence_observations,
+)
 from minidl.layers.recurrent import (
     BiLSTMLayer,
     GRULayer,
@@ -15,13 +20,7 @@ from minidl.layers.recurrent import (
     sequenceInputLayer,
 )
 from minidl.ops.recurrent import gru, lstm
-from minidl.sequences import (
-    SequenceObservations,
-    pad_sequences,
-    sequence_observations,
-)
-
-from .conftest import dev, host
+from tests.conftest import dev, host
 
 MODES = ["after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"]
 

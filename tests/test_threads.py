@@ -1,7 +1,7 @@
 """Threads: per-thread tracing in dlfeval, and mini-batches split over threads on the CPU.
 
 trainnet, minibatchpredict and testnet compute a mini-batch in chunks on several threads when
-that is exact (minidl.prediction.split_plan); MINIDL_THREADS=1 turns it off. A split step must
+that is exact (split_plan); MINIDL_THREADS=1 turns it off. A split step must
 give the unsplit step's loss, gradients and predictions to float32 rounding, and be
 reproducible run to run.
 """
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl import parallel
-from minidl.autodiff import dlfeval, dlgradient, is_tracing
-from minidl.dlarray import dlarray
+from minidl.backend import threads as parallel
+from minidl.core import dlarray, dlfeval, dlgradient, is_tracing
+from minidl.core.primitives import exp
 from minidl.layers import (
     batchNormalizationLayer,
     convolution2dLayer,
@@ -30,17 +30,15 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
-from minidl.network import dlnetwork
+from minidl.networks.network import dlnetwork
 from minidl.ops.loss import crossentropy
-from minidl.ops.math import exp
-from minidl.prediction import minibatchpredict, split_plan
-from minidl.prediction import testnet as evaluate
-from minidl.training_options import trainingOptions
-from minidl.trainnet import _Run, _training_data, loss_function, trainnet
+from minidl.training.evaluate import minibatchpredict, split_plan
+from minidl.training.evaluate import testnet as evaluate
+from minidl.training.options import trainingOptions
+from minidl.training.trainnet import _Run, _training_data, loss_function, trainnet
+from tests.conftest import host
 
-from .conftest import host
-
-TRAINNET = importlib.import_module("minidl.trainnet")  # the module, not minidl.trainnet()
+TRAINNET = importlib.import_module("minidl.training.trainnet")  # the module, not minidl.trainnet()
 
 
 @pytest.fixture
@@ -320,7 +318,7 @@ def test_split_training_is_reproducible(threads):
 
 def test_training_with_batch_norm_and_dropout_is_not_split_by_mini_batch(threads, monkeypatch):
     # batch statistics couple the observations: no chunks of the mini-batch; the ops inside may
-    # still split their own work (minidl.parallel), which changes only float32 rounding
+    # still split their own work (minidl.backend.threads), which changes only float32 rounding
     X, k = images(128)
     layers = cnn(batchNormalizationLayer(), dropoutLayer(0.2))
     threads("1")

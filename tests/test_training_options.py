@@ -1,4 +1,4 @@
-"""Tests for minidl.training_options: defaults, validation, display and the LR schedule."""
+"""Tests for minidl.training.options: defaults, validation, display and the LR schedule."""
 
 import copy
 import math
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from minidl._matlab import MString
-from minidl.lr_schedules import cosineLearnRate, warmupLearnRate
-from minidl.training_options import (
+from minidl.training.options import (
     TrainingOptions,
     TrainingOptionsADAM,
     TrainingOptionsRMSProp,
     TrainingOptionsSGDM,
     trainingOptions,
 )
+from minidl.training.schedules import cosineLearnRate, warmupLearnRate
 
 # R2023b/R2024 `options = trainingOptions("sgdm")`, from matlab_api.md §1 (without "options = ").
 SGDM_DISPLAY = '''\

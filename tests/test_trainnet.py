@@ -1,4 +1,4 @@
-"""Tests for minidl.trainnet: the loop's semantics, its faults, its reports and its errors.
+"""Tests for minidl.training.trainnet: the loop's semantics, its faults, its reports and its errors.
 
 Most tests train a tiny feature MLP on 3 blobs (milliseconds per run); one trains the
 documented 7-layer CNN on a small synthetic image problem.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import minidl
-from minidl.autodiff import dlfeval, dlgradient
+from minidl.core import dlfeval, dlgradient
 from minidl.layers import (
     batchNormalizationLayer,
     convolution2dLayer,
@@ -23,14 +23,13 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
-from minidl.network import dlnetwork, forward
+from minidl.networks.network import dlnetwork, forward
 from minidl.ops.loss import crossentropy
-from minidl.prediction import minibatchpredict
-from minidl.prediction import testnet as evaluate
-from minidl.training_options import trainingOptions
-from minidl.trainnet import clip_gradients, trainnet
-
-from .conftest import dev, host
+from minidl.training.evaluate import minibatchpredict
+from minidl.training.evaluate import testnet as evaluate
+from minidl.training.options import trainingOptions
+from minidl.training.trainnet import clip_gradients, trainnet
+from tests.conftest import dev, host
 
 CENTERS = np.array([[2.0, 0.0, -2.0], [0.0, 2.0, -1.0], [1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
 
@@ -597,7 +596,7 @@ def test_progress_plot_png_is_written(tmp_path, monkeypatch, capsys):
 
 
 def test_checkpoints_load_and_predict_like_the_network(tmp_path):
-    from minidl.io import load
+    from minidl.networks.io import load
 
     folder = tmp_path / "checkpoints"
     X, T = blobs(64)
@@ -649,7 +648,7 @@ def test_errors_name_what_is_wrong(monkeypatch):
         trainnet(X, np.array([1, "a"] * 16, dtype=object), mlp(), "crossentropy", opts)
     with pytest.raises(TypeError, match="must return a scalar dlarray, got a dlarray of size"):
         trainnet(X, T, mlp(), lambda Y, T: Y, opts)
-    monkeypatch.setattr(minidl.prediction, "canUseGPU", lambda: False)
+    monkeypatch.setattr(minidl.training.evaluate, "canUseGPU", lambda: False)
     with pytest.raises(RuntimeError, match='ExecutionEnvironment is "gpu" but no GPU'):
         trainnet(X, T, mlp(), "crossentropy", quiet(ExecutionEnvironment="gpu"))
 

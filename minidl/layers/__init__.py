@@ -14,6 +14,26 @@ from .base import (
     setL2Factor,
     setLearnRateFactor,
 )
+from .basic import (
+    DropoutLayer,
+    FlattenLayer,
+    FullyConnectedLayer,
+    FunctionLayer,
+    LeakyReLULayer,
+    ReLULayer,
+    SigmoidLayer,
+    SoftmaxLayer,
+    TanhLayer,
+    dropoutLayer,
+    flattenLayer,
+    fullyConnectedLayer,
+    functionLayer,
+    leakyReluLayer,
+    reluLayer,
+    sigmoidLayer,
+    softmaxLayer,
+    tanhLayer,
+)
 from .combine import (
     AdditionLayer,
     ConcatenationLayer,
@@ -33,26 +53,6 @@ from .conv import (
     globalAveragePooling2dLayer,
     globalMaxPooling2dLayer,
     maxPooling2dLayer,
-)
-from .core import (
-    DropoutLayer,
-    FlattenLayer,
-    FullyConnectedLayer,
-    FunctionLayer,
-    LeakyReLULayer,
-    ReLULayer,
-    SigmoidLayer,
-    SoftmaxLayer,
-    TanhLayer,
-    dropoutLayer,
-    flattenLayer,
-    fullyConnectedLayer,
-    functionLayer,
-    leakyReluLayer,
-    reluLayer,
-    sigmoidLayer,
-    softmaxLayer,
-    tanhLayer,
 )
 from .input import FeatureInputLayer, ImageInputLayer, featureInputLayer, imageInputLayer
 from .norm import (

@@ -61,7 +61,7 @@ from .._matlab import (
     parse_name_value,
 )
 from ..backend import active_module, array_module, to_module
-from ..dlarray import dlarray
+from ..core import dlarray
 
 __all__ = ["Layer", "LayerArray", "register_layer", "setLearnRateFactor", "getLearnRateFactor",
            "setL2Factor", "getL2Factor"]
@@ -310,7 +310,7 @@ def name_option() -> Spec:
 
 def weight_options() -> Spec:
     """Weights/Bias values and initializers, shared by the convolution and fc layers."""
-    from ..initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer
+    from .initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer
 
     return {"WeightsInitializer": ("glorot", lambda n, v: check_initializer(
                 n, v, WEIGHT_INITIALIZERS)),

@@ -23,9 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._matlab import check_positive_int, format_value
-from ..autodiff import record
 from ..backend import active_module, array_module
-from ..dlarray import channels_last, dlarray, from_channels_last
+from ..core import channels_last, dlarray, from_channels_last, record
 from .base import Layer, name_option, parse_options, register_layer, run_check, show, size_x
 
 __all__ = ["additionLayer", "concatenationLayer", "depthConcatenationLayer",

@@ -12,8 +12,7 @@ import numbers
 from typing import Any
 
 from .._matlab import check_positive_int, format_value, mat2str, to_padding, to_pair
-from ..dlarray import dlarray
-from ..initializers import initialize
+from ..core import dlarray
 from ..ops.conv import avgpool, dlconv, maxpool
 from .base import (
     Layer,
@@ -29,6 +28,7 @@ from .base import (
     size_x,
     weight_options,
 )
+from .initializers import initialize
 
 __all__ = ["convolution2dLayer", "maxPooling2dLayer", "averagePooling2dLayer",
            "globalAveragePooling2dLayer", "globalMaxPooling2dLayer",

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._matlab import check_choice, check_positive_int, format_value
 from ..backend import array_module, to_module
-from ..dlarray import dlarray
+from ..core import dlarray
 from .base import Layer, Spec, check_input, name_option, parse_options, register_layer, show, size_x
 
 __all__ = ["imageInputLayer", "featureInputLayer", "ImageInputLayer", "FeatureInputLayer"]

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._matlab import check_in_range, check_positive_int, check_positive_real, format_value
-from ..dlarray import dlarray
-from ..initializers import check_initializer, initialize
+from ..core import dlarray
 from ..ops.norm import batchnorm, groupnorm, instancenorm, layernorm
 from .base import (
     Layer,
@@ -31,6 +30,7 @@ from .base import (
     show,
     size_x,
 )
+from .initializers import check_initializer, initialize
 
 __all__ = ["batchNormalizationLayer", "instanceNormalizationLayer", "layerNormalizationLayer",
            "groupNormalizationLayer", "BatchNormalizationLayer", "InstanceNormalizationLayer",

@@ -29,10 +29,8 @@ from typing import Any
 import numpy as np
 
 from .._matlab import check_choice, check_positive_int, format_value
-from ..autodiff import record
 from ..backend import active_module, array_module, to_module
-from ..dlarray import dlarray
-from ..initializers import WEIGHT_INITIALIZERS, check_initializer, initialize
+from ..core import dlarray, record
 from ..ops.recurrent import RESET_GATE_MODES, gru, lstm
 from .base import (
     Layer,
@@ -49,6 +47,7 @@ from .base import (
     show,
     size_x,
 )
+from .initializers import WEIGHT_INITIALIZERS, check_initializer, initialize
 from .input import _InputLayer, _options
 
 __all__ = ["sequenceInputLayer", "lstmLayer", "bilstmLayer", "gruLayer", "SequenceInputLayer",

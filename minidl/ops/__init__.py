@@ -1,5 +1,12 @@
-"""Functional ops on dlarrays (MATLAB names), each with its gradient written beside it."""
+"""The ops room: neural-network operations on dlarrays, each forward with its backward beside it.
 
-from .math import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
+Module by module: ``activations`` (relu, leakyrelu, sigmoid, tanh), ``nn`` (fullyconnect,
+softmax), ``shape`` (flatten, concatenation), ``conv`` (dlconv), ``pool`` (maxpool, avgpool),
+``norm`` (the four normalizations, one kernel), ``loss`` and ``recurrent`` (lstm, gru).
+"""
 
-__all__ = ["exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum"]
+from ..core import exp, log, maximum, minimum, sqrt
+from .activations import leakyrelu, relu, sigmoid, sigmoid_kernel, tanh
+
+__all__ = ["exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum",
+           "sigmoid_kernel"]

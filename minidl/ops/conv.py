@@ -18,10 +18,9 @@ import numbers
 from typing import Any
 
 from .._matlab import format_value, mat2str, parse_name_value, to_padding, to_pair
-from ..autodiff import is_tracing, record
 from ..backend import array_module
-from ..dlarray import channels_last, dlarray, from_channels_last
-from ..parallel import in_parallel, op_chunks, sum_parts
+from ..backend.threads import in_parallel, op_chunks, sum_parts
+from ..core import channels_last, dlarray, from_channels_last, is_tracing, record
 
 __all__ = ["dlconv", "maxpool", "avgpool"]
 

@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from .._matlab import check_choice, format_value, size_str
-from ..autodiff import record
 from ..backend import array_module, to_module
-from ..dlarray import canonical_format, dlarray, inverse_permutation
+from ..core import canonical_format, dlarray, inverse_permutation, record
 from .nn import _labelled, _options
 
 __all__ = ["crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber"]

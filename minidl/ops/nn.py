@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 
 from .._matlab import check_positive_int, parse_name_value, size_str
-from ..autodiff import is_tracing, record
 from ..backend import array_module, to_module
-from ..dlarray import canonical_format, dlarray, inverse_permutation
-from ..parallel import matmul
+from ..backend.threads import matmul
+from ..core import canonical_format, dlarray, inverse_permutation, is_tracing, record
 
 __all__ = ["fullyconnect", "softmax", "onehotencode", "onehotdecode"]
 

@@ -38,10 +38,9 @@ import math
 from typing import Any
 
 from .._matlab import check_in_range, check_positive_int, check_positive_real
-from ..autodiff import record
 from ..backend import array_module
-from ..dlarray import channels_last, dlarray, from_channels_last
-from ..parallel import in_parallel, op_chunks, sum_parts
+from ..backend.threads import in_parallel, op_chunks, sum_parts
+from ..core import channels_last, dlarray, from_channels_last, record
 from .nn import _labelled, _options, _own_grad, _traced
 
 __all__ = ["batchnorm", "instancenorm", "layernorm", "groupnorm", "normalization_axes",

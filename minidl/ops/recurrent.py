@@ -33,10 +33,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..autodiff import record
 from ..backend import array_module
-from ..dlarray import dlarray, inverse_permutation
-from ..parallel import matmul
+from ..backend.threads import matmul
+from ..core import dlarray, inverse_permutation, record
+from .activations import sigmoid_kernel
 from .nn import _labelled, _options
 
 __all__ = ["lstm", "gru"]
@@ -46,13 +46,6 @@ RESET_GATE_MODES = ("after-multiplication", "before-multiplication",
 
 
 # ---- shared helpers ----------------------------------------------------------------------------
-
-def _sigmoid(x: Any) -> Any:
-    """1 / (1 + e^-x) without overflow (as minidl.ops.math.sigmoid)."""
-    xp = array_module(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1, e) / (1 + e)
-
 
 class _Sequence:
     """X read as (C, N, T) whatever its labels: which of C, B, T it has, in which axis order,
@@ -203,9 +196,9 @@ def lstm(X: Any, H0: Any, C0: Any, weights: Any, recurrentWeights: Any, bias: An
     for t in range(T):
         a = A[t] + hs[t] @ R.T
         gt = gates[t]
-        gt[:, :2 * H] = _sigmoid(a[:, :2 * H])
+        gt[:, :2 * H] = sigmoid_kernel(a[:, :2 * H])
         gt[:, 2 * H:3 * H] = xp.tanh(a[:, 2 * H:3 * H])
-        gt[:, 3 * H:] = _sigmoid(a[:, 3 * H:])
+        gt[:, 3 * H:] = sigmoid_kernel(a[:, 3 * H:])
         i, f, g, og = gt[:, :H], gt[:, H:2 * H], gt[:, 2 * H:3 * H], gt[:, 3 * H:]
         cs[t + 1] = f * cs[t] + i * g
         tcs[t] = xp.tanh(cs[t + 1])
@@ -302,7 +295,7 @@ def gru(X: Any, H0: Any, weights: Any, recurrentWeights: Any, bias: Any, *args: 
         h = hs[t]
         if before:
             rh = h @ R[:2 * H].T
-            rz[t] = _sigmoid(A[t, :, :2 * H] + rh)
+            rz[t] = sigmoid_kernel(A[t, :, :2 * H] + rh)
             r = rz[t, :, :H]
             keep[t] = r * h
             hc[t] = xp.tanh(A[t, :, 2 * H:] + keep[t] @ R[2 * H:].T)
@@ -310,7 +303,7 @@ def gru(X: Any, H0: Any, weights: Any, recurrentWeights: Any, bias: Any, *args: 
             rh = h @ R.T
             if rec_bias:
                 rh = rh + bR
-            rz[t] = _sigmoid(A[t, :, :2 * H] + rh[:, :2 * H])
+            rz[t] = sigmoid_kernel(A[t, :, :2 * H] + rh[:, :2 * H])
             keep[t] = rh[:, 2 * H:]
             hc[t] = xp.tanh(A[t, :, 2 * H:] + rz[t, :, :H] * keep[t])
         z = rz[t, :, H:]
