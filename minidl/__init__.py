@@ -15,34 +15,43 @@ from .core import (
     dlarray,
     dlfeval,
     dlgradient,
+    exp,
     extractdata,
     finddim,
     gather,
     gpuArray,
     gradcheck,
+    log,
+    maximum,
+    minimum,
+    sqrt,
     stripdims,
 )
-from .data.arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
-from .data.augment import (
+from .data import (
+    ArrayDatastore,
     AugmentedImageDatastore,
+    CombinedDatastore,
+    DigitData,
     ImageDataAugmenter,
-    augmentedImageDatastore,
-    imageDataAugmenter,
-)
-from .data.datasets import DigitData, digits
-from .data.datastore import (
     ImageDatastore,
+    MiniBatchQueue,
+    arrayDatastore,
+    augmentedImageDatastore,
+    combine,
     countEachLabel,
+    digits,
     hasdata,
+    imageDataAugmenter,
     imageDatastore,
+    minibatchqueue,
     read,
     readall,
     readimage,
     reset,
+    scores2label,
     shuffle,
     splitEachLabel,
 )
-from .data.minibatchqueue import MiniBatchQueue, minibatchqueue
 from .layers import (
     Layer,
     LayerArray,
@@ -58,8 +67,6 @@ from .layers import (
     flattenLayer,
     fullyConnectedLayer,
     functionLayer,
-    getL2Factor,
-    getLearnRateFactor,
     globalAveragePooling2dLayer,
     globalMaxPooling2dLayer,
     groupNormalizationLayer,
@@ -72,54 +79,80 @@ from .layers import (
     maxPooling2dLayer,
     reluLayer,
     sequenceInputLayer,
-    setL2Factor,
-    setLearnRateFactor,
     sigmoidLayer,
     softmaxLayer,
     tanhLayer,
 )
-from .networks.io import load, save
-from .networks.network import (
+from .networks import (
     LayerGraph,
     Table,
     addLayers,
+    analyzeNetwork,
     connectLayers,
     disconnectLayers,
     dlnetwork,
     forward,
+    getL2Factor,
+    getLearnRateFactor,
     initialize,
     layerGraph,
+    load,
     predict,
     removeLayers,
     replaceLayer,
+    save,
+    setL2Factor,
+    setLearnRateFactor,
+    summary,
 )
-from .networks.summary import analyzeNetwork, summary
-from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
-from .ops.conv import avgpool, dlconv, maxpool
-from .ops.loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
-from .ops.nn import fullyconnect, onehotdecode, onehotencode, softmax
-from .ops.norm import batchnorm, groupnorm, instancenorm, layernorm
-from .ops.recurrent import gru, lstm
-from .training.evaluate import minibatchpredict, scores2label, testnet
-from .training.optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
-from .training.options import trainingOptions
-from .training.progressmonitor import (
+from .ops import (
+    avgpool,
+    batchnorm,
+    crossentropy,
+    dlconv,
+    fullyconnect,
+    groupnorm,
+    gru,
+    huber,
+    indexcrossentropy,
+    instancenorm,
+    l1loss,
+    l2loss,
+    layernorm,
+    leakyrelu,
+    lstm,
+    maxpool,
+    mse,
+    onehotdecode,
+    onehotencode,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
+from .training import (
+    TrainingInfo,
     TrainingProgressMonitor,
-    groupSubPlot,
-    recordMetrics,
-    trainingProgressMonitor,
-    updateInfo,
-    yscale,
-)
-from .training.schedules import (
+    adamupdate,
     cosineLearnRate,
     cyclicalLearnRate,
+    dlupdate,
     exponentialLearnRate,
+    groupSubPlot,
+    minibatchpredict,
     piecewiseLearnRate,
     polynomialLearnRate,
+    recordMetrics,
+    rmspropupdate,
+    sgdmupdate,
+    testnet,
+    trainingOptions,
+    trainingProgressMonitor,
+    trainnet,
+    updateInfo,
     warmupLearnRate,
+    yscale,
 )
-from .training.trainnet import TrainingInfo, trainnet
 
 __all__ = [
     # formatted arrays and autograd

@@ -8,6 +8,7 @@ import pytest
 
 import minidl as dl
 from minidl.backend import array_module
+from minidl.data import is_datastore
 from minidl.data.augment import (
     AugmentedImageDatastore,
     _resize,
@@ -16,7 +17,6 @@ from minidl.data.augment import (
 )
 from minidl.data.datastore import _resize as pillow_resize
 from minidl.data.datastore import imageDatastore
-from minidl.training.evaluate import is_datastore
 from tests.conftest import dev, host
 
 

@@ -15,7 +15,6 @@ from minidl.layers import (
     globalAveragePooling2dLayer,
     imageInputLayer,
     reluLayer,
-    setLearnRateFactor,
     softmaxLayer,
 )
 from minidl.layers.combine import (
@@ -24,6 +23,7 @@ from minidl.layers.combine import (
     concatenationLayer,
     depthConcatenationLayer,
 )
+from minidl.networks import setLearnRateFactor
 from minidl.networks.io import load, save
 from minidl.networks.network import (
     LayerGraph,
@@ -40,8 +40,8 @@ from minidl.networks.network import (
 )
 from minidl.networks.summary import analyzeNetwork
 from minidl.ops.loss import crossentropy
-from minidl.training.evaluate import minibatchpredict
-from minidl.training.evaluate import testnet as evaluate
+from minidl.training import minibatchpredict
+from minidl.training import testnet as evaluate
 from minidl.training.options import trainingOptions
 from minidl.training.trainnet import trainnet
 from tests.conftest import dev, host

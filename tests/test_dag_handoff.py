@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import minidl as dl
-from minidl.training.evaluate import split_plan
+from minidl.networks import split_plan
 from tests.test_dag import residual_net, stripes
 
 

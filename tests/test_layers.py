@@ -18,8 +18,6 @@ from minidl.layers import (
     flattenLayer,
     fullyConnectedLayer,
     functionLayer,
-    getL2Factor,
-    getLearnRateFactor,
     globalAveragePooling2dLayer,
     globalMaxPooling2dLayer,
     groupNormalizationLayer,
@@ -29,12 +27,11 @@ from minidl.layers import (
     leakyReluLayer,
     maxPooling2dLayer,
     reluLayer,
-    setL2Factor,
-    setLearnRateFactor,
     sigmoidLayer,
     softmaxLayer,
     tanhLayer,
 )
+from minidl.networks import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
 from minidl.ops.activations import leakyrelu, relu, sigmoid, tanh
 from minidl.ops.conv import avgpool, dlconv, maxpool
 from minidl.ops.nn import fullyconnect, softmax

@@ -13,8 +13,8 @@ from minidl.layers import (
     fullyConnectedLayer,
     imageInputLayer,
     register_layer,
-    setLearnRateFactor,
 )
+from minidl.networks import setLearnRateFactor
 from minidl.networks.network import dlnetwork
 from tests.conftest import dev, host
 

@@ -15,7 +15,7 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
-from minidl.networks.network import _execution_order, dlnetwork
+from minidl.networks import dlnetwork, pool_before_relu
 from tests.conftest import dev, host
 
 # ---- the allocator settings (minidl.backend.tune_malloc) -----------------------------------
@@ -91,7 +91,7 @@ def _unfused(net, X, train):
                                        ((2, 3), "Stride", (2, 3))])
 def test_relu_after_maxpool_gives_identical_values_and_gradients(xp, pool_args):
     net = dlnetwork(_relu_pool_layers(pool_args))
-    assert [type(layer).__name__ for layer in _execution_order(net._layers)][2:4] == \
+    assert [type(layer).__name__ for layer in pool_before_relu(net._layers)][2:4] == \
         ["MaxPooling2DLayer", "ReLULayer"]
     # 1x1 convolution with weight 1, bias 0: the pooled data is the input itself, with many
     # ties (equal maxima, windows of zeros, windows of negative numbers only).
@@ -127,11 +127,11 @@ def test_relu_after_maxpool_gives_identical_values_and_gradients(xp, pool_args):
 
 def test_only_a_relu_layer_directly_before_max_pooling_moves():
     a, b, c = reluLayer(), maxPooling2dLayer(2), fullyConnectedLayer(2)
-    assert _execution_order([a, b, c]) == [b, a, c]
-    assert _execution_order([b, a, c]) == [b, a, c]
-    assert _execution_order([a, c, b]) == [a, c, b]
+    assert pool_before_relu([a, b, c]) == [b, a, c]
+    assert pool_before_relu([b, a, c]) == [b, a, c]
+    assert pool_before_relu([a, c, b]) == [a, c, b]
     a2 = reluLayer()
-    assert _execution_order([a, a2, b]) == [a, b, a2]
+    assert pool_before_relu([a, a2, b]) == [a, b, a2]
 
 
 # ---- the trusted path for learnable values minidl makes itself ---------------------------------

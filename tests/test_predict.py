@@ -5,6 +5,7 @@ import pytest
 
 import minidl
 from minidl.backend import array_module
+from minidl.data import scores2label
 from minidl.layers import (
     convolution2dLayer,
     featureInputLayer,
@@ -14,8 +15,8 @@ from minidl.layers import (
     softmaxLayer,
 )
 from minidl.networks.network import dlnetwork, predict
-from minidl.training.evaluate import minibatchpredict, scores2label
-from minidl.training.evaluate import testnet as evaluate
+from minidl.training import minibatchpredict
+from minidl.training import testnet as evaluate
 from tests.conftest import host
 
 
@@ -120,7 +121,7 @@ def test_testnet_regression_datastore_and_errors():
     assert evaluate(feature_net(), Store(), "accuracy") >= 0
     with pytest.raises(ValueError, match="metrics must be one of"):
         evaluate(net, X, T, "f1")
-    with pytest.raises(ValueError, match="X has 10 observations but T has 9 labels"):
+    with pytest.raises(ValueError, match="10 observations but 9 labels"):
         evaluate(feature_net(), X, np.asarray(["cat"] * 9), "accuracy")
 
 
@@ -150,8 +151,8 @@ def test_testnet_without_class_names_needs_every_class_in_the_labels():
         [minidl.dlarray(np.eye(3, dtype=np.float32)), minidl.dlarray(np.zeros((3, 1), np.float32))])
     X = np.float32([[5, 0, 0], [0, 0, 5], [0, 0, 5]])
     assert evaluate(net, X, np.array([0, 2, 1]), "accuracy") == pytest.approx(200 / 3)
-    with pytest.raises(ValueError, match=r"outputs 3 class scores but the labels name 2 classes "
-                                         r"\(0, 2\): set net.ClassNames"):
+    with pytest.raises(ValueError, match=r"outputs 3 values per observation \(format 'CB'\) "
+                                         r"but the labels have 2 classes \(0, 2\)"):
         evaluate(net, X, np.array([0, 2, 2]), "accuracy")
     net.ClassNames = np.array([0, 1, 2])
     assert evaluate(net, X, np.array([0, 2, 2]), "accuracy") == 100

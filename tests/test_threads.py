@@ -30,12 +30,14 @@ from minidl.layers import (
     reluLayer,
     softmaxLayer,
 )
+from minidl.networks import split_plan
 from minidl.networks.network import dlnetwork
 from minidl.ops.loss import crossentropy
-from minidl.training.evaluate import minibatchpredict, split_plan
-from minidl.training.evaluate import testnet as evaluate
+from minidl.training import minibatchpredict
+from minidl.training import testnet as evaluate
 from minidl.training.options import trainingOptions
-from minidl.training.trainnet import _Run, _training_data, loss_function, trainnet
+from minidl.training.training_data import training_data
+from minidl.training.trainnet import TrainingRun, loss_function, trainnet
 from tests.conftest import host
 
 TRAINNET = importlib.import_module("minidl.training.trainnet")  # the module, not minidl.trainnet()
@@ -220,9 +222,9 @@ def step(layers, X, labels, loss="crossentropy", batch=None):
                            Metrics="accuracy")
     minidl.rng(0)
     net = dlnetwork(layers)
-    data = _training_data(X, labels, net, name, opts, None, "training data")
-    run = _Run(net, data, None, loss_fcn, opts, time.monotonic(), bool(name))
-    value, grads, _state, Y, T = run._step(np.arange(X.shape[-1]))
+    data = training_data(X, labels, net, name, opts, None, "training data")
+    run = TrainingRun(net, data, None, loss_fcn, opts, time.monotonic(), bool(name))
+    value, grads, _state, Y, T = run.step(np.arange(X.shape[-1]))
     return value, grads, Y(), T()
 
 

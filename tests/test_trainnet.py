@@ -25,8 +25,8 @@ from minidl.layers import (
 )
 from minidl.networks.network import dlnetwork, forward
 from minidl.ops.loss import crossentropy
-from minidl.training.evaluate import minibatchpredict
-from minidl.training.evaluate import testnet as evaluate
+from minidl.training import minibatchpredict
+from minidl.training import testnet as evaluate
 from minidl.training.options import trainingOptions
 from minidl.training.trainnet import clip_gradients, trainnet
 from tests.conftest import dev, host
@@ -644,7 +644,7 @@ def test_errors_name_what_is_wrong(monkeypatch):
         trainnet(X, T, mlp(), "crossentropy", quiet(ValidationData=(X[:2], ["a", "d"])))
     with pytest.raises(ValueError, match=r"the targets of the training data are missing"):
         trainnet(X, None, mlp(), "crossentropy", opts)
-    with pytest.raises(TypeError, match="labels of the training data mix int and str"):
+    with pytest.raises(TypeError, match="training data: the labels mix int and str"):
         trainnet(X, np.array([1, "a"] * 16, dtype=object), mlp(), "crossentropy", opts)
     with pytest.raises(TypeError, match="must return a scalar dlarray, got a dlarray of size"):
         trainnet(X, T, mlp(), lambda Y, T: Y, opts)

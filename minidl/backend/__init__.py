@@ -20,6 +20,7 @@ from .arrays import (
     scatter_add,
     to_module,
     use_backend,
+    using_backend,
 )
 from .malloc import malloc_tuned, tune_malloc
 from .random import GENERATORS, generator, permutation, rng
@@ -28,5 +29,5 @@ __all__ = [
     "BackendUnavailableError", "DeviceBackend", "GENERATORS", "active_module", "active_name",
     "array_module", "backend_module", "backend_name", "canUseGPU", "device_backend", "generator",
     "malloc_tuned", "module_of", "permutation", "register_device_backend", "rng", "scatter_add",
-    "to_module", "tune_malloc", "use_backend",
+    "to_module", "tune_malloc", "use_backend", "using_backend",
 ]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,3 +186,14 @@ def backend_module(name: str) -> Any:
     if name not in _devices:
         raise ValueError(f"no backend named {name!r} is registered")
     return _devices[name].module
+
+
+@contextmanager
+def using_backend(xp: Any) -> Iterator[None]:
+    """Make the backend of array module ``xp`` the active one inside a ``with`` block."""
+    previous = active_name()
+    use_backend(backend_name(xp))
+    try:
+        yield
+    finally:
+        use_backend(previous)

@@ -8,11 +8,11 @@ layer.
 from .base import (
     Layer,
     LayerArray,
-    getL2Factor,
-    getLearnRateFactor,
+    get_factor,
+    move_params,
     register_layer,
-    setL2Factor,
-    setLearnRateFactor,
+    registered_layer,
+    set_factor,
 )
 from .basic import (
     DropoutLayer,
@@ -41,6 +41,7 @@ from .combine import (
     additionLayer,
     concatenationLayer,
     depthConcatenationLayer,
+    input_names,
 )
 from .conv import (
     AveragePooling2DLayer,
@@ -54,7 +55,14 @@ from .conv import (
     globalMaxPooling2dLayer,
     maxPooling2dLayer,
 )
-from .input import FeatureInputLayer, ImageInputLayer, featureInputLayer, imageInputLayer
+from .input import (
+    STATISTICS,
+    FeatureInputLayer,
+    ImageInputLayer,
+    InputLayer,
+    featureInputLayer,
+    imageInputLayer,
+)
 from .norm import (
     BatchNormalizationLayer,
     GroupNormalizationLayer,
@@ -77,8 +85,8 @@ from .recurrent import (
 )
 
 __all__ = [
-    "Layer", "LayerArray", "register_layer",
-    "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
+    "Layer", "LayerArray", "InputLayer", "register_layer", "registered_layer", "move_params",
+    "set_factor", "get_factor", "input_names", "STATISTICS",
     "imageInputLayer", "featureInputLayer", "sequenceInputLayer", "lstmLayer", "bilstmLayer",
     "gruLayer",
     "convolution2dLayer", "maxPooling2dLayer",

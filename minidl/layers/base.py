@@ -62,9 +62,9 @@ from .._matlab import (
 )
 from ..backend import active_module, array_module, to_module
 from ..core import dlarray
+from .initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer
 
-__all__ = ["Layer", "LayerArray", "register_layer", "setLearnRateFactor", "getLearnRateFactor",
-           "setL2Factor", "getL2Factor"]
+__all__ = ["Layer", "LayerArray", "register_layer", "set_factor", "get_factor"]
 
 _REGISTRY: dict[str, type[Layer]] = {}
 Spec = dict[str, tuple[Any, Callable[[str, Any], Any]]]
@@ -310,8 +310,6 @@ def name_option() -> Spec:
 
 def weight_options() -> Spec:
     """Weights/Bias values and initializers, shared by the convolution and fc layers."""
-    from .initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer
-
     return {"WeightsInitializer": ("glorot", lambda n, v: check_initializer(
                 n, v, WEIGHT_INITIALIZERS)),
             "BiasInitializer": ("zeros", lambda n, v: check_initializer(n, v, BIAS_INITIALIZERS)),
@@ -337,69 +335,18 @@ def _stem(layer: Layer, name: str) -> str:
     return "Weight" if name == "Weights" else name
 
 
-def setLearnRateFactor(target: Any, *args: Any) -> Any:
-    """``setLearnRateFactor(layer, parameterName, factor)``: a copy of ``layer`` whose parameter
-    has learn-rate factor ``factor``; ``setLearnRateFactor(net, layerName, parameterName,
-    factor)``: a copy of the dlnetwork with that layer's factor set (MATLAB's two forms)."""
-    return _set_factor(target, args, "LearnRateFactor", "setLearnRateFactor")
-
-
-def getLearnRateFactor(target: Any, *args: Any) -> float:
-    """The learn-rate factor of a parameter (e.g. "Weights"): ``getLearnRateFactor(layer,
-    parameterName)`` or ``getLearnRateFactor(net, layerName, parameterName)``."""
-    return _get_factor(target, args, 0, "getLearnRateFactor")
-
-
-def setL2Factor(target: Any, *args: Any) -> Any:
-    """``setL2Factor(layer, parameterName, factor)`` or ``setL2Factor(net, layerName,
-    parameterName, factor)``: a copy with that parameter's L2 regularization factor set."""
-    return _set_factor(target, args, "L2Factor", "setL2Factor")
-
-
-def getL2Factor(target: Any, *args: Any) -> float:
-    """The L2 regularization factor of a parameter: ``getL2Factor(layer, parameterName)`` or
-    ``getL2Factor(net, layerName, parameterName)``."""
-    return _get_factor(target, args, 1, "getL2Factor")
-
-
-def _set_factor(target: Any, args: tuple, suffix: str, where: str) -> Any:
-    if not isinstance(target, Layer):
-        layer_name, *rest = _arguments(args, 3, where, "net, layerName, parameterName, factor")
-        net = copy.copy(target)
-        i = _layer_index(net, layer_name, where)
-        net._layers[i] = _set_factor(net._layers[i], tuple(rest), suffix, where)
-        return net
-    name, factor = _arguments(args, 2, where, "layer, parameterName, factor")
-    out = copy.copy(target)
-    setattr(out, _stem(target, name) + suffix, check_nonneg_real("factor", factor))
+def set_factor(layer: Layer, name: str, factor: Any, suffix: str) -> Layer:
+    """A copy of ``layer`` whose parameter ``name`` has its LearnRateFactor or L2Factor
+    (``suffix``) set to ``factor`` (MATLAB's layer form of setLearnRateFactor/setL2Factor)."""
+    out = copy.copy(layer)
+    setattr(out, _stem(layer, name) + suffix, check_nonneg_real("factor", factor))
     return out
 
 
-def _get_factor(target: Any, args: tuple, which: int, where: str) -> float:
-    if not isinstance(target, Layer):
-        layer_name, name = _arguments(args, 2, where, "net, layerName, parameterName")
-        target = target._layers[_layer_index(target, layer_name, where)]
-    else:
-        (name,) = _arguments(args, 1, where, "layer, parameterName")
-    _stem(target, name)
-    return target.factors(name)[which]
-
-
-def _arguments(args: tuple, n: int, where: str, form: str) -> tuple:
-    if len(args) != n:
-        raise TypeError(f"{where}({form}) takes {n + 1} arguments, got {len(args) + 1}")
-    return args
-
-
-def _layer_index(net: Any, name: str, where: str) -> int:
-    """The position of the layer called ``name`` in a dlnetwork (a ValueError naming them)."""
-    if not hasattr(net, "_layers"):
-        raise TypeError(f"{where}: expected a layer or a dlnetwork, got {type(net).__name__}")
-    names = [layer.Name for layer in net._layers]
-    if name not in names:
-        raise ValueError(f"{where}: the network has no layer named '{name}'; its layers are "
-                         f"{', '.join(repr(n) for n in names)}")
-    return names.index(name)
+def get_factor(layer: Layer, name: str, which: int) -> float:
+    """The learn-rate (``which`` 0) or L2 (1) factor of ``layer``'s parameter ``name``."""
+    _stem(layer, name)
+    return layer.factors(name)[which]
 
 
 # ---- input checks used by predict ---------------------------------------------------------------

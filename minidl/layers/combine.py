@@ -241,8 +241,8 @@ def depthConcatenationLayer(numInputs: int, *args: Any, **kwargs: Any) -> DepthC
 def input_names(layer: Layer) -> tuple[str, ...]:
     """A layer's input names: ``InputNames`` of a multi-input layer, () for an input layer
     (it has none), else ("in",)."""
-    from .input import _InputLayer
+    from .input import InputLayer
 
-    if isinstance(layer, _InputLayer):
+    if isinstance(layer, InputLayer):
         return ()
     return tuple(getattr(layer, "InputNames", ("in",)))

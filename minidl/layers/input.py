@@ -26,6 +26,7 @@ import numpy as np
 from .._matlab import check_choice, check_positive_int, format_value
 from ..backend import array_module, to_module
 from ..core import dlarray
+from ..data import feature_rows
 from .base import Layer, Spec, check_input, name_option, parse_options, register_layer, show, size_x
 
 __all__ = ["imageInputLayer", "featureInputLayer", "ImageInputLayer", "FeatureInputLayer"]
@@ -42,23 +43,14 @@ def _normalization(name: str, v: Any) -> str | Callable:
     return v if callable(v) else check_choice(name, v, NORMALIZATIONS)
 
 
-def _options(default_norm: str) -> Spec:
+def input_options(default_norm: str) -> Spec:
     stat = (None, lambda _n, v: v)  # checked against the input size by the layer
     return {"Normalization": (default_norm, _normalization),
             "NormalizationDimension": ("auto", lambda n, v: check_choice(n, v, DIMENSIONS)),
             "Mean": stat, "StandardDeviation": stat, "Min": stat, "Max": stat, **name_option()}
 
 
-def feature_rows(X: Any, n_features: int) -> Any:
-    """Raw feature data as rows, MATLAB's way for a vector: one observation (1 x n) when it
-    has ``n_features`` values, else one feature of many observations (N x 1). Other arrays (or
-    dlarrays) come back as they are."""
-    if X.ndim != 1:
-        return X
-    return X.reshape(1, -1) if X.shape[0] == n_features else X.reshape(-1, 1)
-
-
-class _InputLayer(Layer):
+class InputLayer(Layer):
     """Shared behaviour of the input layers: statistics, normalization, input checks."""
 
     default_name = "input"
@@ -257,7 +249,7 @@ def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarr
 
 
 @register_layer
-class ImageInputLayer(_InputLayer):
+class ImageInputLayer(InputLayer):
     """2-D image input: labels H x W x C x N data "SSCB", checks its size and normalizes it."""
 
     Type = "Image Input"
@@ -266,7 +258,7 @@ class ImageInputLayer(_InputLayer):
     fmt = "SSCB"
 
     def __init__(self, inputSize: Any, *args: Any, **kwargs: Any) -> None:
-        opts = parse_options("imageInputLayer", args, kwargs, _options("zerocenter"))
+        opts = parse_options("imageInputLayer", args, kwargs, input_options("zerocenter"))
         self.InputSize = _image_size(inputSize)
         super().__init__(opts)
 
@@ -283,7 +275,7 @@ class ImageInputLayer(_InputLayer):
 
 
 @register_layer
-class FeatureInputLayer(_InputLayer):
+class FeatureInputLayer(InputLayer):
     """Feature vectors ("CB"; raw data N x numFeatures): checks the feature count, normalizes."""
 
     Type = "Feature Input"
@@ -292,7 +284,7 @@ class FeatureInputLayer(_InputLayer):
     fmt = "CB"
 
     def __init__(self, numFeatures: Any, *args: Any, **kwargs: Any) -> None:
-        opts = parse_options("featureInputLayer", args, kwargs, _options("none"))
+        opts = parse_options("featureInputLayer", args, kwargs, input_options("none"))
         self.InputSize = _checked("featureInputLayer", check_positive_int, "numFeatures",
                                   numFeatures)
         super().__init__(opts)

@@ -48,7 +48,7 @@ from .base import (
     size_x,
 )
 from .initializers import WEIGHT_INITIALIZERS, check_initializer, initialize
-from .input import _InputLayer, _options
+from .input import InputLayer, input_options
 
 __all__ = ["sequenceInputLayer", "lstmLayer", "bilstmLayer", "gruLayer", "SequenceInputLayer",
            "LSTMLayer", "BiLSTMLayer", "GRULayer"]
@@ -57,7 +57,7 @@ __all__ = ["sequenceInputLayer", "lstmLayer", "bilstmLayer", "gruLayer", "Sequen
 # ---- sequence input -------------------------------------------------------------------------
 
 @register_layer
-class SequenceInputLayer(_InputLayer):
+class SequenceInputLayer(InputLayer):
     """Sequence input: labels C x N x T data "CBT", checks the channel count and the minimum
     length, and normalizes per channel (statistics over all time steps of all sequences)."""
 
@@ -67,7 +67,7 @@ class SequenceInputLayer(_InputLayer):
     fmt = "CBT"
 
     def __init__(self, inputSize: Any, *args: Any, **kwargs: Any) -> None:
-        spec = {**_options("none"), "MinLength": (1, check_positive_int)}
+        spec = {**input_options("none"), "MinLength": (1, check_positive_int)}
         opts = parse_options("sequenceInputLayer", args, kwargs, spec)
         self.InputSize = run_check("sequenceInputLayer", check_positive_int, "inputSize",
                                    inputSize)

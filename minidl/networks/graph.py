@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._matlab import parse_name_value
-from ..layers.base import Layer, LayerArray
-from ..layers.combine import input_names
-from ..layers.input import _InputLayer
+from ..layers import InputLayer, Layer, LayerArray, MaxPooling2DLayer, ReLULayer, input_names
 from .table import CellStr, Table
 
 # ---- naming -------------------------------------------------------------------------------------
@@ -61,7 +59,7 @@ Connection = tuple[str, str, str]
 """(source layer, destination layer, destination input name): "relu_1" -> "add" input "in2"."""
 
 
-class _Graph:
+class Graph:
     """What dlnetwork and LayerGraph share: the layers, their connections and the editing
     functions (each returns an edited copy; see ``_edited``)."""
 
@@ -72,14 +70,14 @@ class _Graph:
     def _start(self) -> None:
         self._layers, self._connections = [], []
 
-    def __copy__(self) -> _Graph:
+    def __copy__(self) -> Graph:
         out = object.__new__(type(self))
         out.__dict__.update(self.__dict__)
         out._layers = [copy.copy(layer) for layer in self._layers]
         out._connections = list(self._connections)
         return out
 
-    def _edited(self) -> _Graph:
+    def _edited(self) -> Graph:
         """A copy to edit (a dlnetwork copy is uninitialized: see dlnetwork._edited)."""
         return copy.copy(self)
 
@@ -106,11 +104,18 @@ class _Graph:
         fed = {(dst, inp) for _, dst, inp in self._connections}
         out: list[tuple[int, str | None]] = []
         for i, layer in enumerate(self._layers):
-            if isinstance(layer, _InputLayer):
+            if isinstance(layer, InputLayer):
                 out.append((i, None))
             else:
                 out += [(i, inp) for inp in input_names(layer) if (layer.Name, inp) not in fed]
         return out
+
+    @property
+    def layers_view(self) -> tuple[Layer, ...]:
+        """The network's own layer objects, in ``Layers`` order, without copying them (what
+        other rooms read; ``Layers`` copies every layer, as MATLAB's property does). Read only:
+        edit a network with its editing functions, never through these objects."""
+        return tuple(self._layers)
 
     @property
     def Layers(self) -> LayerArray:
@@ -147,7 +152,7 @@ class _Graph:
         new = [copy.copy(layer) for layer in LayerArray(layers)]
         assign_names(new, out._names(), "addLayers")
         out._layers += new
-        out._connections += _chain_connections(new, "addLayers")
+        out._connections += chain_connections(new, "addLayers")
         return out
 
     def connectLayers(self, source: str, destination: str) -> Any:
@@ -183,7 +188,7 @@ class _Graph:
     def removeLayers(self, layerNames: Any) -> Any:
         """A copy without the named layers (a name or a list of names) and their connections:
         MATLAB's removeLayers."""
-        names = _names(layerNames, "removeLayers", "layerNames")
+        names = name_list(layerNames, "removeLayers", "layerNames")
         for name in names:
             self._index(name, "removeLayers")
         gone = set(names)
@@ -235,7 +240,7 @@ class _Graph:
             if d == layerName:
                 continue
             kept.append((last.Name, d, inp) if s == layerName else (s, d, inp))
-        out._connections = kept + incoming + _chain_connections(new, where)
+        out._connections = kept + incoming + chain_connections(new, where)
         return out
 
     # ---- checks used by the editing functions -----------------------------------------------
@@ -283,10 +288,10 @@ class _Graph:
         return False
 
 
-def _chain_connections(layers: Sequence[Layer], where: str) -> list[Connection]:
+def chain_connections(layers: Sequence[Layer], where: str) -> list[Connection]:
     """Each layer connected to the next (to its first input, for a multi-input layer)."""
     for layer in layers[1:]:
-        if isinstance(layer, _InputLayer):
+        if isinstance(layer, InputLayer):
             raise ValueError(f"{where}: layer '{layer.Name}' ({layer.Type}) is an input layer "
                              "but not the first layer: in a chain of layers an input layer can "
                              "only come first (add it on its own with addLayers)")
@@ -320,7 +325,7 @@ def topological_order(layers: Sequence[Layer], connections: Sequence[Connection]
     return order
 
 
-class _Plan:
+class Plan:
     """How to run a graph: for each step the layer index, the slots its inputs are read from
     and the slots to drop after it; the slots of the requested outputs. Slot i < n holds layer
     i's output, slot n + j the network's input j."""
@@ -330,8 +335,8 @@ class _Plan:
         self.steps, self.outputs, self.size = steps, outputs, size
 
 
-def _make_plan(layers: Sequence[Layer], connections: Sequence[Connection],
-               endpoints: Sequence[tuple[int, str | None]], outputs: Sequence[int]) -> _Plan:
+def make_plan(layers: Sequence[Layer], connections: Sequence[Connection],
+               endpoints: Sequence[tuple[int, str | None]], outputs: Sequence[int]) -> Plan:
     """The steps that compute ``outputs`` (layer indices): only the layers they need, in
     topological order, each activation dropped after its last reader (outputs are kept)."""
     n = len(layers)
@@ -340,7 +345,7 @@ def _make_plan(layers: Sequence[Layer], connections: Sequence[Connection],
     network_inputs = {ep: n + j for j, ep in enumerate(endpoints)}
 
     def slots(i: int) -> tuple[int, ...]:
-        if isinstance(layers[i], _InputLayer):
+        if isinstance(layers[i], InputLayer):
             return (network_inputs[(i, None)],)
         return tuple(feeds.get((i, inp), network_inputs.get((i, inp), -1))
                      for inp in input_names(layers[i]))
@@ -360,10 +365,10 @@ def _make_plan(layers: Sequence[Layer], connections: Sequence[Connection],
     keep = set(outputs)
     steps = [(i, ins, tuple(s for s in dict.fromkeys(ins) if last[s] == k and s not in keep))
              for k, (i, ins) in enumerate(reads)]
-    return _Plan(steps, tuple(outputs), n + len(endpoints))
+    return Plan(steps, tuple(outputs), n + len(endpoints))
 
 
-def _names(value: Any, where: str, what: str) -> list[str]:
+def name_list(value: Any, where: str, what: str) -> list[str]:
     """A layer name or a list of names as a list; a TypeError for anything else."""
     if isinstance(value, str):
         return [value]
@@ -371,3 +376,18 @@ def _names(value: Any, where: str, what: str) -> list[str]:
         return list(value)
     raise TypeError(f"{where}: {what} must be a layer name or a list of names, got "
                     f"{type(value).__name__}")
+
+
+def pool_before_relu(layers: Sequence[Layer]) -> list[Layer]:
+    """The layers of a chain in the order they run, with one rewrite: a reluLayer directly
+    followed by a maxPooling2dLayer runs after it instead, on the pooled data (4x smaller for 2x2
+    pooling; about 1.5 ms of a 30 ms batch-128 step).
+
+    Same values and gradients: max_i relu(x_i) = relu(max_i x_i), and both ways the gradient
+    reaches the first maximum of the window if that maximum is positive, else no element (every
+    window holds at least one input pixel, as maxpool requires)."""
+    order = list(layers)
+    for i in range(len(order) - 1):
+        if type(order[i]) is ReLULayer and type(order[i + 1]) is MaxPooling2DLayer:
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return order

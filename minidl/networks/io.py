@@ -48,12 +48,10 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import MString
+from .._matlab import MString, size_str
 from ..backend import active_module, array_module, to_module
 from ..core import canonical_format, dlarray
-from ..layers.base import Layer, registered_layer, size_x
-from ..layers.combine import input_names
-from ..layers.input import STATISTICS, _InputLayer
+from ..layers import STATISTICS, InputLayer, Layer, input_names, registered_layer
 from .graph import topological_order
 from .network import dlnetwork
 
@@ -152,7 +150,7 @@ def _check_dlarray(data: Any, fmt: str, where: str) -> None:
     """ValueError unless ``data`` and ``fmt`` are what a dlarray holds: float data and a format
     in canonical order (as the dlarray constructor leaves it)."""
     if data.dtype.kind != "f" or (fmt and canonical_format(fmt, data.ndim)[0] != fmt):
-        raise ValueError(f"{where} of dtype {data.dtype} and size {size_x(data.shape)} cannot be "
+        raise ValueError(f"{where} of dtype {data.dtype} and size {size_str(data.shape)} cannot be "
                          f"a dlarray with format {fmt!r}; expected float data and a canonical "
                          "format such as 'SSCB'.")
 
@@ -184,14 +182,14 @@ def save(net: dlnetwork, path: str | os.PathLike) -> None:
     """
     if not isinstance(net, dlnetwork):
         raise TypeError(f"save expects a dlnetwork, got {type(net).__name__}")
-    _check_names([layer.Name for layer in net._layers], "save: ")
+    _check_names([layer.Name for layer in net.layers_view], "save: ")
     arrays: dict[str, np.ndarray] = {}
-    layers = [_save_layer(i, layer, arrays) for i, layer in enumerate(net._layers)]
+    layers = [_save_layer(i, layer, arrays) for i, layer in enumerate(net.layers_view)]
     info = {"initialized": net._initialized,
             "activations": _encode(net._activations, "the network"),
             **_save_class_names(net.ClassNames, arrays)}
     examples = [_encode(example, "the network") for example in net._examples]
-    if net._connections == _chain(net._layers) and len(examples) <= 1:
+    if net._connections == _chain(net.layers_view) and len(examples) <= 1:
         version, info["example"] = VERSION, examples[0] if examples else None
     else:
         version, info["examples"] = GRAPH_VERSION, examples
@@ -425,7 +423,7 @@ def _check_layer(layer: Layer) -> None:
     label = _label(layer)
     for name in type(layer).learnables + type(layer).states:
         _check_param(getattr(layer, name), f"{label} {name}")
-    if not isinstance(layer, _InputLayer):
+    if not isinstance(layer, InputLayer):
         return
     size = layer.sample_size
     per_observation = len(layer.fmt.replace("B", "").replace("T", ""))  # "SSCB": 3, "CBT": 1
@@ -443,7 +441,7 @@ def _check_runs(net: dlnetwork, activations: list, examples: list) -> None:
     sizes, keep the sizes of their learnables and state, and run ``predict`` on zeros: weights
     or hyperparameters altered to values the network cannot run with fail here, naming the
     layer."""
-    layers = net._layers
+    layers = list(net.layers_view)
     if len(activations) != len(layers):
         raise ValueError(f"the network records {len(activations)} activation sizes for "
                          f"{len(layers)} layers")
@@ -457,15 +455,15 @@ def _check_runs(net: dlnetwork, activations: list, examples: list) -> None:
     feeds = {(index[d], inp): index[s] for s, d, inp in net._connections}
     for i in topological_order(layers, net._connections):
         layer, recorded = layers[i], activations[i]
-        if isinstance(layer, _InputLayer):
+        if isinstance(layer, InputLayer):
             inputs = []
         else:
             inputs = [activations[feeds[(i, inp)]] if (i, inp) in feeds else given[(i, inp)]
                       for inp in input_names(layer)]
         for out in _probe(layer, inputs):
             if out != recorded:
-                raise ValueError(f"{_label(layer)} gives output size {size_x(out[0])} "
-                                 f"({out[1]}), but the file records {size_x(recorded[0])} "
+                raise ValueError(f"{_label(layer)} gives output size {size_str(out[0])} "
+                                 f"({out[1]}), but the file records {size_str(recorded[0])} "
                                  f"({recorded[1]})")
 
 
@@ -479,12 +477,12 @@ def _probe(layer: Layer, inputs: list[tuple[tuple[int, ...], str]]) -> list[tupl
     for name in per_observation:  # the probe runs one observation, from the initial state
         object.__setattr__(trial, name, None)
     xp = active_module()
-    shown = ", ".join(f"{size_x(size)} ({fmt})" for size, fmt in inputs)
+    shown = ", ".join(f"{size_str(size)} ({fmt})" for size, fmt in inputs)
     try:
-        if isinstance(trial, _InputLayer):
+        if isinstance(trial, InputLayer):
             out_size, out_fmt = trial.initialize()
             inputs = [(out_size, out_fmt)]
-            shown = f"{size_x(out_size)} ({out_fmt})"
+            shown = f"{size_str(out_size)} ({out_fmt})"
         elif len(inputs) == 1:
             out_size, out_fmt = trial.initialize(*inputs[0])
         else:
@@ -501,16 +499,16 @@ def _probe(layer: Layer, inputs: list[tuple[tuple[int, ...], str]]) -> list[tupl
             saved = getattr(layer, name)  # rows: H per direction (2H for bilstmLayer)
             hidden = getattr(layer, "state_rows", getattr(layer, "NumHiddenUnits", None))
             if saved is not None and (saved.ndim != 2 or saved.shape[0] != hidden):
-                raise ValueError(f"{label}: its saved {name} has size {size_x(saved.shape)}, but "
+                raise ValueError(f"{label}: its saved {name} has size {size_str(saved.shape)}, but "
                                  f"it should be {hidden}xN")
             continue
         saved, needed = getattr(layer, name), getattr(trial, name)
         if saved is None and needed is not None:
             raise ValueError(f"{label}: its {name} is missing, but the network is initialized "
-                             f"(expected size {size_x(needed.shape)})")
+                             f"(expected size {size_str(needed.shape)})")
         if saved is not None and (needed is None or needed.shape != saved.shape):
-            should = "empty" if needed is None else f"of size {size_x(needed.shape)}"
-            raise ValueError(f"{label}: its saved {name} has size {size_x(saved.shape)}, but it "
+            should = "empty" if needed is None else f"of size {size_str(needed.shape)}"
+            raise ValueError(f"{label}: its saved {name} has size {size_str(saved.shape)}, but it "
                              f"should be {should}")
     return [(tuple(out_size), out_fmt), (tuple(Y.shape), Y.fmt)]
 

@@ -40,28 +40,28 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import format_properties, parse_name_value
+from .._matlab import format_properties, parse_name_value, size_str
 from ..backend import active_module, array_module, generator, to_module, tune_malloc
 from ..backend import threads as parallel
 from ..core import dlarray
-from ..layers.base import Layer, LayerArray, move_params, size_x
-from ..layers.basic import ReLULayer
-from ..layers.combine import input_names
-from ..layers.conv import MaxPooling2DLayer
-from ..layers.input import _InputLayer
+from ..layers import InputLayer, Layer, LayerArray, input_names, move_params
 from .graph import (
-    _chain_connections,
-    _Graph,
-    _make_plan,
-    _names,
-    _Plan,
+    Graph,
+    Plan,
     assign_names,
+    chain_connections,
+    make_plan,
+    name_list,
+    pool_before_relu,
     topological_order,
 )
 from .table import Table
 
-__all__ = ["dlnetwork", "Table", "predict", "forward", "initialize", "layerGraph", "LayerGraph",
-           "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer"]
+__all__ = [
+    "dlnetwork", "network_module", "network_on", "check_single_io", "Table", "predict",
+    "forward", "initialize", "layerGraph", "LayerGraph", "addLayers", "connectLayers",
+    "disconnectLayers", "removeLayers", "replaceLayer",
+]
 
 
 def _check_set_values(layer: Layer, size: tuple[int, ...], fmt: str) -> None:
@@ -92,8 +92,8 @@ def _check_set_values(layer: Layer, size: tuple[int, ...], fmt: str) -> None:
         needed = getattr(probe, name)
         if needed is not None and _squeezed(value.shape) != _squeezed(needed.shape):
             raise ValueError(f"layer '{layer.Name}' ({layer.type_name}) has {name} of size "
-                             f"{size_x(value.shape)}, but its input (size {size_x(size)}, format "
-                             f"'{fmt}') needs {name} of size {size_x(needed.shape)}.")
+                             f"{size_str(value.shape)}, but its input (size {size_str(size)}, "
+                             f"format '{fmt}') needs {name} of size {size_str(needed.shape)}.")
 
 
 def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
@@ -102,7 +102,7 @@ def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
 
 # ---- the network --------------------------------------------------------------------------------
 
-class dlnetwork(_Graph):
+class dlnetwork(Graph):
     """A network of layers (MATLAB's ``dlnetwork``): a chain, or a graph with branches.
 
     ``dlnetwork(layers)`` (a LayerArray or a list of layers, connected in a chain),
@@ -126,7 +126,7 @@ class dlnetwork(_Graph):
         self.ClassNames: Any = None
         if layers is None:  # dlnetwork(): MATLAB's empty network, built with addLayers
             return
-        if isinstance(layers, _Graph):
+        if isinstance(layers, Graph):
             self._layers = [copy.copy(layer) for layer in layers._layers]
             self._connections = list(layers._connections)
             self.ClassNames = getattr(layers, "ClassNames", None)
@@ -134,7 +134,7 @@ class dlnetwork(_Graph):
         else:
             self._layers = [copy.copy(layer) for layer in LayerArray(layers)]
             assign_names(self._layers)
-            self._connections = _chain_connections(self._layers, "dlnetwork")
+            self._connections = chain_connections(self._layers, "dlnetwork")
         if init:
             self._initialize(examples)
 
@@ -143,7 +143,7 @@ class dlnetwork(_Graph):
         self._activations: list[tuple[tuple[int, ...], str]] = []
         self._examples: list[tuple[tuple[int, ...], str]] = []
         self._endpoints: list[tuple[int, str | None]] = []
-        self._plans: dict[Any, _Plan] = {}
+        self._plans: dict[Any, Plan] = {}
         self._chain = False
         self._initialized = False
 
@@ -172,7 +172,7 @@ class dlnetwork(_Graph):
                                  f"{len(open_inputs)} inputs without an input layer ("
                                  f"{_quoted(self._endpoint_name(ep) for ep in open_inputs)}).")
         elif len(stored) != len(open_inputs):
-            if not any(isinstance(layer, _InputLayer) for layer in self._layers):
+            if not any(isinstance(layer, InputLayer) for layer in self._layers):
                 raise ValueError("dlnetwork: the network has no input layer, so its input size is "
                                  "unknown: start it with an input layer (imageInputLayer, "
                                  "featureInputLayer), pass example data dlnetwork(layers, X), "
@@ -188,7 +188,7 @@ class dlnetwork(_Graph):
                  zip([endpoints.index(ep) for ep in open_inputs], stored)}
         for i in order:
             layer = self._layers[i]
-            if isinstance(layer, _InputLayer):
+            if isinstance(layer, InputLayer):
                 size, fmt = layer.initialize()
             else:
                 ins = [sizes[feeds[(i, inp)] if (i, inp) in feeds
@@ -279,18 +279,18 @@ class dlnetwork(_Graph):
             if value is None and old is not None and self._initialized:
                 raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' cannot be "
                                  "emptied in an initialized network; give a value of size "
-                                 f"{size_x(old.shape)}.")
+                                 f"{size_str(old.shape)}.")
             per_observation = pname in getattr(type(layer), "batch_states", ())
             if per_observation and old is not None and value is not None and (
                     value.ndim != 2 or value.shape[0] != old.shape[0]):
                 raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' must be "
                                  f"{old.shape[0]}xN (one column for all observations, or one "
-                                 f"per observation), got size {size_x(value.shape)}.")
+                                 f"per observation), got size {size_str(value.shape)}.")
             if not per_observation and old is not None and value is not None \
                     and tuple(value.shape) != tuple(old.shape):
                 raise ValueError(f"net.{what}: layer '{lname}' parameter '{pname}' has size "
-                                 f"{size_x(old.shape)}, but the new value has size "
-                                 f"{size_x(value.shape)}.")
+                                 f"{size_str(old.shape)}, but the new value has size "
+                                 f"{size_str(value.shape)}.")
             setattr(layer, pname, value)
 
     def learnable_factors(self) -> list[tuple[float, float]]:
@@ -349,7 +349,7 @@ class dlnetwork(_Graph):
         """Network input ``j`` as the layer it enters expects it: raw data read in an input
         layer's MATLAB layout, or a formatted dlarray of the example's format."""
         if not isinstance(X, dlarray):
-            X = to_module(np.asarray(X) if array_module(X) is np else X, self._module())
+            X = to_module(np.asarray(X) if array_module(X) is np else X, network_module(self))
         i, inp = self._endpoints[j]
         layer = self._layers[i]
         if inp is None:
@@ -373,27 +373,21 @@ class dlnetwork(_Graph):
                              f"{_quoted(self.InputNames)}), got {len(X)}.")
         return [self._prepare(x, where, j) for j, x in enumerate(X)]
 
-    def _module(self) -> Any:
-        for value in self.Learnables.Value:
-            if value is not None:
-                return array_module(value._data)
-        return active_module()
-
-    def _output_plan(self, outputs: Any, where: str) -> _Plan:
+    def _output_plan(self, outputs: Any, where: str) -> Plan:
         """The plan computing ``outputs`` (None: OutputNames; else layer names, "fc" or
         "fc/out"), made once per choice of outputs and kept."""
-        key = None if outputs is None else tuple(_names(outputs, where, "Outputs"))
+        key = None if outputs is None else tuple(name_list(outputs, where, "Outputs"))
         plan = self._plans.get(key)
         if plan is None:
             names = self.OutputNames if key is None else [self._source(o, where) for o in key]
             if not names:
                 raise ValueError(f"{where}: the network has no outputs.")
             index = [self._index(name, where) for name in names]
-            plan = _make_plan(self._layers, self._connections, self._endpoints, index)
+            plan = make_plan(self._layers, self._connections, self._endpoints, index)
             self._plans[key] = plan
         return plan
 
-    def _run(self, plan: _Plan, X: list[dlarray], training: bool) -> tuple[list, dict]:
+    def _run(self, plan: Plan, X: list[dlarray], training: bool) -> tuple[list, dict]:
         """Follow ``plan``: each layer's inputs from the slots, each activation dropped after
         its last reader. Returns the outputs and the state updates (training)."""
         n = len(self._layers)
@@ -427,7 +421,7 @@ class dlnetwork(_Graph):
         with parallel.scope():  # the layers' ops may use several threads (minidl.parallel)
             if self._chain and Outputs is None:
                 Y = inputs[0]
-                for layer in _execution_order(self._layers):
+                for layer in pool_before_relu(self._layers):
                     Y = layer.predict(Y)
                 return Y
             Ys, _ = self._run(self._output_plan(Outputs, "predict"), inputs, False)
@@ -442,7 +436,7 @@ class dlnetwork(_Graph):
         with parallel.scope():  # the layers' ops may use several threads (minidl.parallel)
             if self._chain and Outputs is None:
                 Y = inputs[0]
-                for layer in _execution_order(self._layers):
+                for layer in pool_before_relu(self._layers):
                     out = layer.forward(Y)
                     if isinstance(out, tuple):
                         Y, new = out
@@ -468,12 +462,12 @@ class dlnetwork(_Graph):
         return format_properties("dlnetwork", [(None, props)], "View summary with summary.")
 
     def summary(self) -> Any:
-        """Per-layer activations and learnables, like analyzeNetwork (minidl.layers.summary)."""
-        from .summary import analyzeNetwork
+        """Per-layer activations and learnables, like analyzeNetwork (networks.summary)."""
+        from .summary import analyzeNetwork  # cycle: summary builds dlnetworks from layers
         return analyzeNetwork(self)
 
 
-class LayerGraph(_Graph):
+class LayerGraph(Graph):
     """MATLAB's older ``layerGraph``: layers and connections, without learnables or
     initialization. Edit it with the same functions as a dlnetwork; ``dlnetwork(lgraph)`` and
     ``trainnet`` accept it. Properties: Layers, Connections, InputNames, OutputNames."""
@@ -482,13 +476,13 @@ class LayerGraph(_Graph):
 
     def __init__(self, layers: Any = None) -> None:
         self._start()
-        if isinstance(layers, _Graph):
+        if isinstance(layers, Graph):
             self._layers = [copy.copy(layer) for layer in layers._layers]
             self._connections = list(layers._connections)
         elif layers is not None:
             self._layers = [copy.copy(layer) for layer in LayerArray(layers)]
             assign_names(self._layers, (), "layerGraph")
-            self._connections = _chain_connections(self._layers, "layerGraph")
+            self._connections = chain_connections(self._layers, "layerGraph")
 
     def __repr__(self) -> str:
         props = [("Layers", f"[{len(self._layers)}x1 nnet.cnn.layer.Layer]"),
@@ -504,20 +498,6 @@ def _example_size(X: Any, name: str) -> tuple[tuple[int, ...], str]:
         raise ValueError(f"dlnetwork: the example input for '{name}' must be a formatted "
                          "dlarray, such as dlarray(x, 'SSCB').")
     return tuple(1 if label == "B" else n for n, label in zip(X.shape, X.fmt)), X.fmt
-
-
-def _execution_order(layers: Sequence[Layer]) -> list[Layer]:
-    """The layers of a chain in the order they run: a reluLayer directly followed by a
-    maxPooling2dLayer runs after it instead, on the pooled data (4x smaller for 2x2 pooling;
-    about 1.5 ms of a 30 ms batch-128 step). Same values and gradients: max_i relu(x_i) =
-    relu(max_i x_i), and both ways the gradient reaches the first maximum of the window if that
-    maximum is positive, else no element (every window holds at least one input pixel, as
-    maxpool requires)."""
-    order = list(layers)
-    for i in range(len(order) - 1):
-        if type(order[i]) is ReLULayer and type(order[i + 1]) is MaxPooling2DLayer:
-            order[i], order[i + 1] = order[i + 1], order[i]
-    return order
 
 
 def _detached(v: Any) -> Any:
@@ -597,7 +577,31 @@ def replaceLayer(net: Any, layerName: str, layers: Any, *args: Any, **kwargs: An
     return _graph(net, "replaceLayer").replaceLayer(layerName, layers, *args, **kwargs)
 
 
-def _graph(net: Any, where: str) -> _Graph:
-    if not isinstance(net, _Graph):
+def _graph(net: Any, where: str) -> Graph:
+    if not isinstance(net, Graph):
         raise TypeError(f"{where} expects a dlnetwork or a layerGraph, got {type(net).__name__}")
     return net
+
+
+# ---- where a network lives ----------------------------------------------------------------------
+
+def network_module(net: Any) -> Any:
+    """The array module the network lives on: that of its learnables and state, or the active
+    backend's for a network that holds no arrays (yet)."""
+    values = [v._data for v in [*net.Learnables.Value, *net.State.Value] if v is not None]
+    return array_module(*values) if values else active_module()
+
+
+def network_on(net: Any, xp: Any) -> Any:
+    """``net`` itself when its arrays are on ``xp``, else a copy with its arrays moved there."""
+    if network_module(net) is xp:
+        return net
+
+    def move(table: Any) -> Any:
+        return table.with_values([dlarray._wrap(to_module(v._data, xp), v._fmt)
+                                  for v in table.Value])
+
+    out = copy.copy(net)
+    out.Learnables = move(net.Learnables)
+    out.State = move(net.State)
+    return out

@@ -16,6 +16,8 @@ import math
 from typing import Any
 
 from .._matlab import check_choice, parse_name_value
+from ..layers import input_names
+from .network import dlnetwork
 
 __all__ = ["analyzeNetwork", "summary", "NetworkAnalysis"]
 
@@ -86,8 +88,6 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
     it in ``info.Figure``. An uninitialized network is analyzed through an initialized copy; one
     that cannot be initialized raises its error.
     """
-    from .network import dlnetwork
-
     examples = []
     while args and not isinstance(args[0], str):
         examples, args = [*examples, args[0]], args[1:]
@@ -99,7 +99,7 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
         net = net.initialize(*examples)
     rows, total = [], 0
     sources = {(d, inp): s for s, d, inp in net._connections}
-    for layer, (size, fmt) in zip(net._layers, net._activations):
+    for layer, (size, fmt) in zip(net.layers_view, net._activations):
         params = [(name, getattr(layer, name)) for name in type(layer).learnables
                   if getattr(layer, name, None) is not None]
         count = sum(math.prod(v.shape) for _, v in params)
@@ -118,8 +118,6 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
 def _inputs_text(layer: Any, sources: dict) -> str:
     """Where a layer's inputs come from: "relu_1", or "in1: bn_2, in2: relu_1" for several
     inputs; "-" for an input that the network's input feeds."""
-    from ..layers.combine import input_names
-
     names = input_names(layer)
     found = [sources.get((layer.Name, inp), "-") for inp in names]
     if len(names) <= 1:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .._matlab import size_str
 from ..core import dlarray
-from ..layers.base import size_x
 
 __all__ = ["Table", "CellStr"]
 
@@ -101,5 +101,5 @@ def _cell(v: Any) -> str:
     if v is None:
         return "{0x0 double}"
     if isinstance(v, dlarray):
-        return f"{{{size_x(v.shape)} dlarray}}"
+        return f"{{{size_str(v.shape)} dlarray}}"
     return str(v)

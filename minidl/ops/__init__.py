@@ -1,12 +1,22 @@
 """The ops room: neural-network operations on dlarrays, each forward with its backward beside it.
 
 Module by module: ``activations`` (relu, leakyrelu, sigmoid, tanh), ``nn`` (fullyconnect,
-softmax), ``shape`` (flatten, concatenation), ``conv`` (dlconv), ``pool`` (maxpool, avgpool),
-``norm`` (the four normalizations, one kernel), ``loss`` and ``recurrent`` (lstm, gru).
+softmax, one-hot encoding), ``conv`` (dlconv, pooling), ``norm`` (the four normalizations, one
+kernel), ``loss`` and ``recurrent`` (lstm, gru). The elementwise functions exp, log, sqrt,
+maximum and minimum are core's primitives, re-exported here.
 """
 
 from ..core import exp, log, maximum, minimum, sqrt
 from .activations import leakyrelu, relu, sigmoid, sigmoid_kernel, tanh
+from .conv import avgpool, dlconv, maxpool
+from .loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
+from .nn import fullyconnect, onehotdecode, onehotencode, softmax
+from .norm import batchnorm, groupnorm, instancenorm, layernorm
+from .recurrent import gru, lstm
 
-__all__ = ["exp", "log", "sqrt", "relu", "leakyrelu", "sigmoid", "tanh", "maximum", "minimum",
-           "sigmoid_kernel"]
+__all__ = [
+    "avgpool", "batchnorm", "crossentropy", "dlconv", "exp", "fullyconnect", "groupnorm", "gru",
+    "huber", "indexcrossentropy", "instancenorm", "l1loss", "l2loss", "layernorm", "leakyrelu",
+    "log", "lstm", "maximum", "maxpool", "minimum", "mse", "onehotdecode", "onehotencode", "relu",
+    "sigmoid", "sigmoid_kernel", "softmax", "sqrt", "tanh",
+]

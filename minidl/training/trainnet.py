@@ -29,36 +29,29 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .._matlab import format_value
-from ..backend import active_module, array_module, generator, to_module
+from ..backend import active_module, array_module, generator, to_module, using_backend
 from ..backend.threads import in_parallel, sum_parts
 from ..core import dlarray, dlfeval, dlgradient, tree_flatten
-from ..data.sequences import SequenceObservations, is_sequence_list, sequence_observations
-from .evaluate import (
-    Observations,
-    _backend,
-    arrange,
+from ..data import Observations, is_datastore
+from ..layers import BatchNormalizationLayer
+from ..networks import (
+    check_single_io,
     concat_batch,
-    execution_module,
-    input_format,
-    is_datastore,
-    is_label_vector,
-    metric_value,
+    dlnetwork,
+    forward,
     network_module,
     network_on,
-    numeric_targets,
-    observations,
-    one_hot,
     predict_chunks,
-    read_datastore,
     split_plan,
-    weighted_means,
 )
+from ..ops import loss as losses
+from .evaluate import execution_module
+from .metrics import metric_value, weighted_means
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .options import TrainingOptions
 from .report import (
@@ -69,15 +62,15 @@ from .report import (
     VerboseTable,
     metric_label,
 )
+from .training_data import TrainingData, training_data
 
-__all__ = ["trainnet", "TrainingInfo", "clip_gradients"]
+__all__ = ["trainnet", "TrainingInfo", "TrainingRun", "clip_gradients", "loss_function"]
 
 ALIASES = {"crossentropy": "crossentropy", "index-crossentropy": "index-crossentropy",
            "binary-crossentropy": "binary-crossentropy",
            "mse": "mse", "mean-squared-error": "mse", "l2loss": "mse",
            "mae": "mae", "mean-absolute-error": "mae", "l1loss": "mae", "huber": "huber"}
 """trainnet's loss names (MATLAB's, with its aliases) -> the name minidl uses inside."""
-CLASSIFICATION = ("crossentropy", "index-crossentropy")
 MAX_EPOCHS = "Max epochs completed"
 VALIDATION_CRITERION = "Met validation criterion"
 OUTPUT_FCN = "Stopped by OutputFcn"
@@ -116,14 +109,14 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
     given_net = _is_network(net_in)
     xp = execution_module(opts.ExecutionEnvironment, net_in if given_net else None)
     home = network_module(net_in) if given_net else active_module()
-    with _backend(xp):
+    with using_backend(xp):
         net = _fresh_network(net_in, xp)
-        train = _training_data(X, T, net, loss_name, opts, None, "training data")
+        train = training_data(X, T, net, loss_name, opts, None, "training data")
         val = None
         if opts.ValidationData is not None:
-            val = _training_data(*_pair(opts.ValidationData), net, loss_name, opts,
+            val = training_data(*_pair(opts.ValidationData), net, loss_name, opts,
                                  train.classes, "ValidationData")
-        net, info = _Run(net, train, val, loss_fcn, opts, t0, bool(loss_name)).run()
+        net, info = TrainingRun(net, train, val, loss_fcn, opts, t0, bool(loss_name)).run()
     return network_on(net, home), info
 
 
@@ -151,8 +144,6 @@ def loss_function(loss: Any) -> tuple[LossFcn, str]:
     callables). MATLAB's aliases map to one name each, e.g. "mean-squared-error" -> "mse"."""
     if callable(loss):
         return loss, ""
-    from ..ops import loss as losses
-
     name = ALIASES.get(loss.lower()) if isinstance(loss, str) else None
     if name in ("crossentropy", "index-crossentropy"):  # index targets arrive one-hot
         return losses.crossentropy, name
@@ -174,8 +165,6 @@ def _fresh_network(net_in: Any, xp: Any) -> Any:
     """A network of our own on ``xp``: built from layers, or a copy of the caller's (its layer
     objects are copied; arrays are shared, since training only ever makes new ones),
     initialized first if it is not (as MATLAB's trainnet does)."""
-    from ..networks.network import check_single_io, dlnetwork
-
     if _is_network(net_in):
         check_single_io(net_in, "trainnet")
         net = copy.copy(net_in) if net_in.Initialized else net_in.initialize()
@@ -187,64 +176,6 @@ def _fresh_network(net_in: Any, xp: Any) -> Any:
 
 # ---------------------------------------------------------------------------------------------
 # Data
-
-@dataclass
-class _Data:
-    """Inputs and targets in channels-last memory order on the training device, and the
-    training datastore's augmentation of a mini-batch (``augment(X, idx) -> X``), if any."""
-
-    X: Observations | SequenceObservations
-    T: Observations
-    classes: np.ndarray | None
-    augment: Callable[[dlarray, Any], dlarray] | None = None
-
-    @property
-    def N(self) -> int:
-        return self.X.N
-
-
-def _training_data(X: Any, T: Any, net: Any, loss_name: str, opts: TrainingOptions,
-                   classes: np.ndarray | None, what: str) -> _Data:
-    """Check and convert one data set; for the training set also fit the normalization and
-    take the datastore's augmentation (augmentedImageDatastore)."""
-    augment = getattr(X, "augment_batch", None) if what == "training data" else None
-    if is_datastore(X):
-        X, labels = read_datastore(X, net)
-        T = labels if T is None else T
-        if T is None:
-            raise ValueError(f"trainnet: the datastore of the {what} has no labels; give "
-                             "targets T as well")
-    if T is None:
-        raise ValueError(f"trainnet: the targets of the {what} are missing (T is None)")
-    x_what = "X" if what == "training data" else f"{what} X"
-    fmt, size = input_format(net)
-    if fmt == "CBT":  # sequenceInputLayer: a list of C x S sequences, or a numeric array
-        obs = sequence_observations(X if is_sequence_list(X) else _host(X), size[0],
-                                    opts.InputDataFormats, x_what,
-                                    SequenceLength=opts.SequenceLength,
-                                    SequencePaddingValue=opts.SequencePaddingValue,
-                                    SequencePaddingDirection=opts.SequencePaddingDirection)
-    else:
-        obs = observations(_host(X), net, opts.InputDataFormats, x_what)
-    layer = net.input_layer() if hasattr(net, "input_layer") else None
-    if classes is None and layer is not None and (opts.ResetInputNormalization
-                                                  or layer.missing_statistics()):
-        layer.fit_normalization(obs.canonical())
-    xp = active_module()
-    obs = obs.to(xp)
-    from ..networks.network import predict
-
-    probe = predict(net, obs.batch(slice(0, 1)))
-    if "T" in probe.fmt:
-        raise ValueError("trainnet: the network's output has a time dimension (format "
-                         f"'{probe.fmt}'): sequence-to-sequence training is not supported yet; "
-                         "end the network with lstmLayer(..., OutputMode=\"last\") for one "
-                         "output per sequence, or train it in a custom loop")
-    targets, classes = _targets(_host(T), obs.N, probe, loss_name, opts, classes, what)
-    if classes is not None and what == "training data":
-        net.ClassNames = classes
-    return _Data(obs, targets.to(xp), classes, augment)
-
 
 def _observations_of(X: dlarray, bounds: tuple[int, int]) -> dlarray:
     """Observations ``bounds[0]:bounds[1]`` of a batch whose B dimension is its last."""
@@ -282,59 +213,6 @@ def _training_state(net: Any, state: Any, rows: set[tuple[str, str]]) -> Any:
     old = {(lname, pname): v for lname, pname, v in net.State}
     return state.with_values([old[(lname, pname)] if (lname, pname) in rows else v
                               for lname, pname, v in state])
-
-
-def _host(a: Any) -> Any:
-    if isinstance(a, dlarray):
-        return a
-    return to_module(a, np) if array_module(a) is not np else np.asarray(a)
-
-
-def _targets(T: Any, n: int, probe: dlarray, loss_name: str, opts: TrainingOptions,
-             classes: np.ndarray | None, what: str) -> tuple[Observations, np.ndarray | None]:
-    """Targets as Observations in the output's format: one-hot for labels, else numeric."""
-    out_fmt, out_size = probe.fmt, tuple(probe.shape[:-1])
-    if _are_labels(T, loss_name):
-        labels = np.asarray(T).ravel()
-        if labels.size != n:
-            raise ValueError(f"trainnet: the {what} has {n} observations but {labels.size} "
-                             "labels: give one label per observation")
-        k = int(np.prod(out_size))
-        if classes is None:
-            numeric = labels.dtype.kind in "biuf"
-            classes = (np.arange(1, k + 1) if loss_name == "index-crossentropy" and numeric
-                       else _classes(labels, what))
-        if out_fmt != "CB" or k != len(classes):
-            raise ValueError(f"trainnet: the network outputs {k} values per observation "
-                             f"(format {out_fmt!r}) but the labels have {len(classes)} "
-                             "classes: the last fully connected layer needs one output per "
-                             "class")
-        try:
-            onehot = one_hot(labels, classes)
-        except ValueError as err:
-            raise ValueError(f"trainnet: the {what}: {err}") from None
-        return arrange(onehot.T, "CB", "CB", out_size, "T", "the output"), classes
-    return numeric_targets(T, n, out_fmt, out_size, opts.TargetDataFormats,
-                           f"trainnet: the {what}"), None
-
-
-def _classes(labels: np.ndarray, what: str) -> np.ndarray:
-    """The sorted distinct labels; a TypeError naming the types when they cannot be ordered."""
-    try:
-        return np.unique(labels)
-    except TypeError:
-        kinds = sorted({type(v).__name__ for v in labels})
-        raise TypeError(f"trainnet: the labels of the {what} mix {' and '.join(kinds)} values: "
-                        "give labels of one type") from None
-
-
-def _are_labels(T: Any, loss_name: str) -> bool:
-    T = np.asarray(T)
-    if loss_name and loss_name not in CLASSIFICATION:
-        return False
-    if loss_name == "index-crossentropy":  # class indices: any vector (N, N x 1, 1 x N)
-        return T.ndim == 1 or (T.ndim == 2 and 1 in T.shape)
-    return is_label_vector(T) or (loss_name == "crossentropy" and T.ndim == 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -398,8 +276,6 @@ class _Solver:
 
 def _loss_and_gradients(net: Any, X: dlarray, T: dlarray, loss_fcn: LossFcn) -> tuple:
     """(loss, gradients of the learnables, new state, Y) of one mini-batch (inside dlfeval)."""
-    from ..networks.network import forward
-
     Y, state = forward(net, X)
     loss = loss_fcn(Y, T)
     if not isinstance(loss, dlarray) or loss.size != 1:
@@ -430,10 +306,10 @@ class _Best:
         return self.misses >= self.patience
 
 
-class _Run:
+class TrainingRun:
     """One call of trainnet: the loop over epochs and mini-batches, and its reporters."""
 
-    def __init__(self, net: Any, train: _Data, val: _Data | None, loss_fcn: LossFcn,
+    def __init__(self, net: Any, train: TrainingData, val: TrainingData | None, loss_fcn: LossFcn,
                  opts: TrainingOptions, t0: float, builtin_loss: bool = False) -> None:
         self.net, self.train, self.val, self.loss_fcn, self.opts = net, train, val, loss_fcn, opts
         self.t0 = t0
@@ -524,7 +400,7 @@ class _Run:
     def _iteration(self, iteration: int, epoch: int, lr: float, idx: Any, epoch_end: bool,
                    last: bool) -> str | None:
         """One mini-batch: gradients, checks, update, validation, reporting; a stop reason."""
-        value, grads, state, Y, T = self._step(idx)
+        value, grads, state, Y, T = self.step(idx)
         record = self._record(iteration, epoch, lr, value)
         if not math.isfinite(value):
             record["Final"] = True
@@ -538,7 +414,7 @@ class _Run:
         if self.metrics:
             Y, T = Y(), T()
             for m, label in zip(self.metrics, self.labels):
-                record["Training" + label] = metric_value(m, Y._data, T._data, Y.fmt)
+                record["Training" + label] = _metric(m, Y, T)
         record["EpochEnd"] = epoch_end
         stop = MAX_EPOCHS if last else None
         freq = self.opts.ValidationFrequency
@@ -555,7 +431,7 @@ class _Run:
         self._emit(record)
         return stop
 
-    def _step(self, idx: Any) -> tuple:
+    def step(self, idx: Any) -> tuple:
         """Loss value, raw gradients, new state, and functions giving the outputs Y and targets
         T of the mini-batch ``idx``: in one piece, or as the chunk-weighted sums of the chunks
         of the split plan computed at the same time on several threads."""
@@ -608,7 +484,7 @@ class _Run:
             T = val.T.batch(slice(start, stop))
             Y = concat_batch(predict_chunks(self.net, val.X, start, stop, xp))
             values = {"Loss": float(self.loss_fcn(Y, T))}
-            values.update({label: metric_value(m, Y._data, T._data, Y.fmt)
+            values.update({label: _metric(m, Y, T)
                            for m, label in zip(self.metrics, self.labels)})
             parts.append((stop - start, values))
         for key, value in weighted_means(parts).items():
@@ -665,11 +541,8 @@ def population_statistics(net: Any, X: Observations, batch: int) -> None:
     per channel; with n_b observations each, they merge exactly into
     mean = sum(n_b m_b) / N and variance = sum(n_b (v_b + m_b^2)) / N - mean^2.
     """
-    from ..layers.norm import BatchNormalizationLayer
-    from ..networks.network import forward
-
     probe = copy.copy(net)
-    layers = [layer for layer in probe._layers if isinstance(layer, BatchNormalizationLayer)]
+    layers = [layer for layer in probe.layers_view if isinstance(layer, BatchNormalizationLayer)]
     if not layers:
         return  # no statistics to compute: no pass over the data
     for layer in layers:
@@ -707,3 +580,7 @@ def _like(value: np.ndarray, old: dlarray) -> dlarray:
 def _print(line: str) -> None:
     print(line, flush=True)
 
+
+def _metric(name: str, Y: dlarray, T: dlarray) -> float:
+    """A metric of one mini-batch's scores and targets (canonical order, on the device)."""
+    return metric_value(name, Y._data, T._data, Y.fmt.index("C"), Y.shape[Y.fmt.index("B")])
