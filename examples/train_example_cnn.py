@@ -25,7 +25,6 @@ progress plot and the trained network are written to FOLDER (default: out/).
 """
 
 import os
-import shutil
 import sys
 import time
 
@@ -71,16 +70,12 @@ options = dl.trainingOptions(
     ValidationFrequency=30,
     Metrics="accuracy",
     Plots="training-progress",
+    PlotFile=os.path.join(OUT, "train_example_cnn_progress.png"),  # minidl's option
     Verbose=True,
 )
 
 # ---- Train the network -----------------------------------------------------------------------
 net, info = dl.trainnet(XTrain, TTrain, layers, "crossentropy", options)
-# trainnet saves the training-progress figure as training-progress.png in the current folder;
-# keep it with the other results.
-plot_file = os.path.join(OUT, "train_example_cnn_progress.png")
-shutil.move(info.PlotFile, plot_file)  # not os.replace: OUT may be on another file system
-print(f"Moved it to {plot_file}")
 print()
 
 # ---- Test the network ------------------------------------------------------------------------

@@ -213,6 +213,18 @@ _COMMON: dict[str, tuple[Any, Validator]] = {
     "Acceleration": (MString("auto"), _choice(MString("auto"), MString("none"))),
 }
 
+# minidl's own options (not MATLAB's): settable like the others, displayed only when set.
+_MINIDL: dict[str, tuple[Any, Validator]] = {
+    "PlotFile": ("", lambda n, v: _plot_file(n, v)),
+}
+
+
+def _plot_file(name: str, v: Any) -> str:
+    path = check_text(name, v)
+    if path and os.path.isdir(path):
+        raise ValueError(f"{name} must be a file name (a .png), but '{path}' is a folder.")
+    return path
+
 
 class TrainingOptions:
     """Options shared by every solver; subclasses add their solver's fields and defaults.
@@ -236,7 +248,7 @@ class TrainingOptions:
     def _spec(cls) -> dict[str, tuple[Any, Validator]]:
         """Every property in MATLAB's display order: solver fields first, then the common ones."""
         lr = (cls._INITIAL_LEARN_RATE, check_positive_real)
-        return {**cls._SOLVER, "InitialLearnRate": lr, **_COMMON}
+        return {**cls._SOLVER, "InitialLearnRate": lr, **_COMMON, **_MINIDL}
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
@@ -285,7 +297,8 @@ class TrainingOptions:
                          remaining_epochs=max(1, self.MaxEpochs - start_epoch + 1))
 
     def __repr__(self) -> str:
-        props = [(name, _display(getattr(self, name))) for name in self._spec()]
+        props = [(name, _display(getattr(self, name))) for name in self._spec()
+                 if name not in _MINIDL or getattr(self, name) != _MINIDL[name][0]]
         return format_properties(type(self).__name__, [(None, props)])
 
 

@@ -101,7 +101,7 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
     Iteration, Epoch, TimeElapsed (s), LearnRate, TrainingLoss, ValidationLoss, the metrics
     (TrainingAccuracy, ...) and State ("start", "iteration", "done"); returning True stops.
     Plots="training-progress" writes training-progress.png into CheckpointPath (if given) or
-    the current folder.
+    the current folder, or to ``options.PlotFile`` (minidl's option) when set.
     """
     t0 = time.monotonic()
     X, T, net_in, loss_in, opts = _split_args(args)
@@ -351,7 +351,8 @@ class TrainingRun:
             cols += ["Training" + label] + (["Validation" + label] if self.val else [])
         out: list = [VerboseTable(cols, o.VerboseFrequency, _print)] if o.Verbose else []
         if o.Plots == "training-progress":
-            path = os.path.join(o.CheckpointPath or os.getcwd(), "training-progress.png")
+            path = o.PlotFile or os.path.join(o.CheckpointPath or os.getcwd(),
+                                              "training-progress.png")
             out.append(ProgressPlot(self.metrics, path, self.val is not None, _print))
         if o.CheckpointPath:
             out.append(CheckpointWriter(o.CheckpointPath, o.CheckpointFrequency,
