@@ -23,12 +23,8 @@ from .core import (
     stripdims,
 )
 from .data.arraydatastore import ArrayDatastore, CombinedDatastore, arrayDatastore, combine
-from .data.augment import (
-    AugmentedImageDatastore,
-    ImageDataAugmenter,
-    augmentedImageDatastore,
-    imageDataAugmenter,
-)
+from .data.augment import ImageDataAugmenter, imageDataAugmenter
+from .data.augmented_datastore import AugmentedImageDatastore, augmentedImageDatastore
 from .data.datasets import DigitData, digits
 from .data.datastore import (
     ImageDatastore,
