@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import minidl as dl
 from minidl.backend import array_module
 from minidl.data import is_datastore
-from minidl.data.augment import (
-    AugmentedImageDatastore,
-    _resize,
-    augmentedImageDatastore,
-    imageDataAugmenter,
-)
-from minidl.data.datastore import _resize as pillow_resize
+from minidl.data.augment import imageDataAugmenter
+from minidl.data.augmented_datastore import AugmentedImageDatastore, augmentedImageDatastore
 from minidl.data.datastore import imageDatastore
 from tests.conftest import dev, host
 
@@ -198,14 +194,6 @@ def test_output_size_modes(xp, rng):
         augmentedImageDatastore([8, 6], X, OutputSizeMode="centercrop").read_all()
 
 
-def test_resize_matches_pillow_bilinear(rng):
-    image = (rng.random((6, 8, 1)) * 255).astype(np.float32)
-    for h, w in ((12, 16), (9, 11), (3, 4)):
-        ours = _resize(image[..., None], h, w)[..., 0]
-        np.testing.assert_allclose(ours, pillow_resize(image, h, w), atol=0.05)
-    np.testing.assert_allclose(_resize(np.full((5, 7, 2, 3), 3.0), 4, 11), 3.0)
-
-
 def test_color_preprocessing(xp, rng):
     gray = rng.random((5, 5, 1, 2)).astype(np.float32)
     out = host(augmentedImageDatastore([5, 5], dev(xp, gray),
@@ -272,8 +260,6 @@ def test_array_datastore_reads(rng):
 
 
 def test_image_datastore_source(tmp_path, rng):
-    from PIL import Image
-
     sizes = {"cat": [(6, 8), (10, 10)], "dog": [(7, 5)]}
     for label, shapes in sizes.items():
         (tmp_path / label).mkdir()

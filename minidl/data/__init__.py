@@ -11,12 +11,8 @@ from .arraydatastore import (
     arrayDatastore,
     combine,
 )
-from .augment import (
-    AugmentedImageDatastore,
-    ImageDataAugmenter,
-    augmentedImageDatastore,
-    imageDataAugmenter,
-)
+from .augment import ImageDataAugmenter, imageDataAugmenter
+from .augmented_datastore import AugmentedImageDatastore, augmentedImageDatastore
 from .datasets import DigitData, digits
 from .datastore import (
     ImageDatastore,

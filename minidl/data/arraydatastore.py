@@ -26,7 +26,7 @@ from .._matlab import (
 )
 from ..backend import permutation
 from ..core import gather
-from .augment import AugmentedImageDatastore
+from .augmented_datastore import AugmentedImageDatastore
 from .datastore import ImageDatastore
 
 __all__ = ["ArrayDatastore", "arrayDatastore", "CombinedDatastore", "combine",

@@ -14,8 +14,11 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+
+from .image import sample_bilinear
 
 __all__ = ["DigitData", "digits", "digit_glyphs"]
 
@@ -111,16 +114,12 @@ def digit_glyphs() -> tuple[np.ndarray, np.ndarray]:
     mpl-data/fonts/ttf folder, in file-name order, and rendering uses matplotlib's default style,
     so the set is the same on every machine. Rendered once per process; the arrays are read-only.
     """
-    import matplotlib.style
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patches import PathPatch
-
+    mpl = _matplotlib()
     fonts = _font_files()
     rows, cols = len(fonts), 10
-    with matplotlib.style.context("default"):
-        fig = Figure(figsize=(cols, rows), dpi=_CELL, facecolor="black")
-        canvas = FigureCanvasAgg(fig)
+    with mpl.style.context("default"):
+        fig = mpl.Figure(figsize=(cols, rows), dpi=_CELL, facecolor="black")
+        canvas = mpl.FigureCanvasAgg(fig)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, cols * _CELL)
         ax.set_ylim(rows * _CELL, 0)
@@ -128,7 +127,7 @@ def digit_glyphs() -> tuple[np.ndarray, np.ndarray]:
         for r, font in enumerate(fonts):
             for digit in range(cols):
                 path = _glyph_path(font, digit, r, digit)
-                ax.add_patch(PathPatch(path, facecolor="white", edgecolor="none"))
+                ax.add_patch(mpl.PathPatch(path, facecolor="white", edgecolor="none"))
         canvas.draw()
     sheet = np.asarray(canvas.buffer_rgba())[..., 0].astype(np.float32) / 255.0
     cells = sheet.reshape(rows, _CELL, cols, _CELL).transpose(0, 2, 1, 3)
@@ -138,15 +137,42 @@ def digit_glyphs() -> tuple[np.ndarray, np.ndarray]:
     return templates, labels
 
 
+@functools.lru_cache(maxsize=2)
+def _matplotlib(render: bool = True) -> SimpleNamespace:
+    """matplotlib, and with `render` the pieces that draw the glyphs, imported on first use.
+
+    The one deliberate function-level import of this module (not a cycle breaker): matplotlib
+    takes most of a second to import and `import minidl` must not load it
+    (tests/test_backend.py); only generating the digits needs the renderer, and a cache hit
+    needs only the package's version (render=False, which skips the figure modules).
+    """
+    import matplotlib
+
+    if not render:
+        return SimpleNamespace(matplotlib=matplotlib)
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ft2font import FT2Font
+    from matplotlib.patches import PathPatch
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
+    return SimpleNamespace(
+        matplotlib=matplotlib, style=matplotlib.style, FigureCanvasAgg=FigureCanvasAgg,
+        Figure=Figure, FontProperties=FontProperties, FT2Font=FT2Font, PathPatch=PathPatch,
+        TextPath=TextPath, Affine2D=Affine2D,
+    )
+
+
 def _font_files() -> list[str]:
     """Paths of matplotlib's bundled text fonts that map 0-9 to ten distinct glyphs."""
-    import matplotlib
-    from matplotlib.ft2font import FT2Font
-
-    folder = Path(matplotlib.get_data_path(), "fonts", "ttf")
+    mpl = _matplotlib()
+    folder = Path(mpl.matplotlib.get_data_path(), "fonts", "ttf")
     found = []
     for file in sorted(folder.glob("*.ttf")):
-        font = FT2Font(str(file))
+        font = mpl.FT2Font(str(file))
         indices = {font.get_char_index(ord(c)) for c in "0123456789"}
         if font.family_name in _FAMILIES and len(indices) == 10 and 0 not in indices:
             found.append(str(file))
@@ -157,15 +183,12 @@ def _font_files() -> list[str]:
 
 def _glyph_path(font: str, digit: int, row: int, col: int):
     """The outline of one digit, scaled to 40 px high, centred in its cell (y pointing down)."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
-    from matplotlib.transforms import Affine2D
-
-    path = TextPath((0, 0), str(digit), size=100, prop=FontProperties(fname=font))
+    mpl = _matplotlib()
+    path = mpl.TextPath((0, 0), str(digit), size=100, prop=mpl.FontProperties(fname=font))
     box = path.get_extents()
     scale = _GLYPH_HEIGHT / box.height
     transform = (
-        Affine2D()
+        mpl.Affine2D()
         .translate(-(box.x0 + box.x1) / 2, -(box.y0 + box.y1) / 2)
         .scale(scale, -scale)
         .translate((col + 0.5) * _CELL, (row + 0.5) * _CELL)
@@ -243,28 +266,12 @@ def _render(templates: np.ndarray, glyph: np.ndarray, p: dict[str, np.ndarray]) 
     center = (_CELL - 1) / 2
     tx = (cos / aspect)[:, None, None] * x + (sin / aspect)[:, None, None] * y + center
     ty = cos[:, None, None] * y - sin[:, None, None] * x + center
-    warped = _bilinear(templates, glyph, tx, ty)
+    # the templates as an S x S x 1 x G image batch (a view); outside them reads 0, like their
+    # zero border (at least 6 px wide), so clamping points to the template would give the same
+    sheet = templates.transpose(1, 2, 0)[:, :, None, :]
+    warped = sample_bilinear(sheet, tx, ty, source=glyph)[:, :, 0, :].transpose(2, 0, 1)
     thick = _stroke(warped, p["thickness"])
     return thick.reshape(-1, _SIZE, _SUPER, _SIZE, _SUPER).mean(axis=(2, 4))
-
-
-def _bilinear(templates: np.ndarray, glyph: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sample templates[glyph[i]] (G x S x S) at the points (x[i], y[i]) in pixel units, each
-    n x H x W; the templates' zero border makes points outside them read 0."""
-    side = templates.shape[-1]
-    x = np.clip(x, 0, side - 1.001)
-    y = np.clip(y, 0, side - 1.001)
-    x0, y0 = np.floor(x), np.floor(y)
-    fx, fy = x - x0, y - y0
-    index = y0.astype(np.intp) * side + x0.astype(np.intp)
-    index += (glyph.astype(np.intp) * side * side)[:, None, None]
-    flat = templates.reshape(-1)
-    top = np.take(flat, index)
-    top += (np.take(flat, index + 1) - top) * fx
-    index += side
-    bottom = np.take(flat, index)
-    bottom += (np.take(flat, index + 1) - bottom) * fx
-    return top + (bottom - top) * fy
 
 
 def _morph(images: np.ndarray, op) -> np.ndarray:
@@ -340,10 +347,8 @@ def _to_digit_data(arrays: dict[str, np.ndarray]) -> DigitData:
 
 def _cache_path(n: int, color: bool, seed: int, sizes: tuple[int, int, int]) -> Path:
     """Cache file for these parameters under $MINIDL_CACHE or ~/.cache/minidl."""
-    import matplotlib
-
     key = {"v": _VERSION, "n": n, "color": color, "seed": seed, "sizes": list(sizes),
-           "matplotlib": matplotlib.__version__}
+           "matplotlib": _matplotlib(render=False).matplotlib.__version__}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     root = os.environ.get("MINIDL_CACHE") or Path.home() / ".cache" / "minidl"
     return Path(root) / f"digits-v{_VERSION}-{digest}.npz"

@@ -31,6 +31,7 @@ import numpy as np
 
 from .._matlab import check_flag
 from ..backend import permutation
+from .image import resize
 
 __all__ = [
     "ImageDatastore", "imageDatastore", "splitEachLabel", "countEachLabel", "readimage",
@@ -149,7 +150,7 @@ class ImageDatastore:
             raise ValueError(f"readimage: index must be an integer from 0 to {n - 1} (0-based; "
                              f"MATLAB's readimage(imds, i) is readimage(imds, i - 1)), got "
                              f"{index!r}")
-        return _read(self.Files[int(index)])
+        return read_image(self.Files[int(index)])
 
     def readall(self, image_size: Sequence[int] | None = None) -> np.ndarray:
         """Every image, as MATLAB's readall(imds): one H x W x C x N float32 array, values 0-255.
@@ -169,18 +170,19 @@ class ImageDatastore:
 
         Values keep MATLAB's range: 0-255 for 8-bit images (16-bit images are scaled to 0-255),
         converted to float32 without rescaling, as MATLAB trains on uint8 images cast to single.
-        `image_size` = (h, w) resizes every image (bilinear, Pillow) and keeps its channels,
-        converting grayscale to RGB when the files mix both; (h, w, c) with c = 1 or 3 also
-        converts to grayscale or RGB. Without `image_size` all images must share one size.
+        `image_size` = (h, w) resizes every image (bilinear with antialiasing, as Pillow's
+        BILINEAR: `minidl.data.image.resize`) and keeps its channels, converting grayscale to
+        RGB when the files mix both; (h, w, c) with c = 1 or 3 also converts to grayscale or
+        RGB. Without `image_size` all images must share one size.
         Raises ValueError naming the file for unreadable or corrupt images.
         """
         height, width, channels = _parse_size(image_size)
-        images = [_read(f, channels) for f in self.Files]
+        images = [read_image(f, channels) for f in self.Files]
         if not images:
             x = np.zeros((height or 0, width or 0, channels or 1, 0), dtype=np.float32)
         else:
             if height is not None:
-                images = [_resize(im, height, width) for im in images]
+                images = [resize(im, height, width) for im in images]
             x = _stack(images, self.Files)
         labels = None if self._labels is None else self._labels.copy()
         return x, labels
@@ -213,7 +215,7 @@ class ImageDatastore:
         info: dict[str, Any] = {"Filename": self.Files[i]}
         if self._labels is not None:
             info["Label"] = self._labels[i]
-        return _read(self.Files[i]), info
+        return read_image(self.Files[i]), info
 
     def shuffle(self) -> ImageDatastore:
         """A new datastore with the files (and labels) in random order, as MATLAB's shuffle(ds).
@@ -228,7 +230,7 @@ class ImageDatastore:
     def read_batch(self, indices: np.ndarray) -> tuple[list[np.ndarray]]:
         """The images at `indices` (0-based) as a list of H x W x C arrays: the one variable
         that `read` gives (its first output). minibatchqueue reads labels from `Labels`."""
-        return ([_read(self.Files[i]) for i in np.asarray(indices).tolist()],)
+        return ([read_image(self.Files[i]) for i in np.asarray(indices).tolist()],)
 
 
 def imageDatastore(
@@ -494,12 +496,14 @@ def _parse_size(image_size: Sequence[int] | None) -> tuple[int | None, int | Non
     return size[0], size[1], (size[2] if len(size) == 3 else None)
 
 
-def _read(path: str, channels: int | None = None) -> np.ndarray:
+def read_image(path: str, channels: int | None = None) -> np.ndarray:
     """Decode one image to H x W x C float32, 0-255: grayscale (C=1) or RGB (C=3, alpha dropped).
 
     `channels` forces grayscale (1) or RGB (3). 16-bit images are scaled to 0-255. Unreadable
     or corrupt files raise ValueError naming the file.
     """
+    # imported on first use, deliberately (not a cycle breaker): Pillow is optional at import
+    # time and `import minidl` must not load it (tests/test_backend.py)
     from PIL import Image
 
     try:
@@ -516,20 +520,6 @@ def _read(path: str, channels: int | None = None) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise ValueError(f"cannot read image file {path!r}: {err}") from err
     return array[..., None] if array.ndim == 2 else array
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of an H x W x C float32 image to height x width x C (Pillow, per channel)."""
-    from PIL import Image
-
-    if image.shape[:2] == (height, width):
-        return image
-    bilinear = Image.Resampling.BILINEAR
-    planes = [
-        np.asarray(Image.fromarray(image[..., c]).resize((width, height), bilinear))
-        for c in range(image.shape[2])
-    ]
-    return np.stack(planes, axis=-1)
 
 
 def _stack(images: list[np.ndarray], files: list[str]) -> np.ndarray:
