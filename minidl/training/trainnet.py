@@ -61,14 +61,8 @@ from .evaluate import (
 )
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .options import TrainingOptions
-from .report import (
-    CheckpointWriter,
-    HistoryTable,
-    ProgressPlot,
-    TrainingInfo,
-    VerboseTable,
-    metric_label,
-)
+from .progress_plot import ProgressPlot
+from .report import CheckpointWriter, HistoryTable, TrainingInfo, VerboseTable, metric_label
 
 __all__ = ["trainnet", "TrainingInfo", "clip_gradients"]
 
