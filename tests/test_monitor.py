@@ -1,15 +1,18 @@
-"""Tests for the training reports: the verbose table, number formats, history tables, plot."""
+"""Tests for the training reports: the verbose table, number formats, history tables, plot,
+and the figure the plot draws on."""
 
 import math
 import os
+import sys
 
 import numpy as np
 import pytest
 
+from minidl.training.figure import ProgressFigure, interactive
+from minidl.training.progress_plot import ProgressPlot
 from minidl.training.report import (
     CheckpointWriter,
     HistoryTable,
-    ProgressPlot,
     TrainingInfo,
     VerboseTable,
     format_number,
@@ -135,3 +138,28 @@ def test_checkpoint_writer_names_and_frequency(tmp_path):
     for it, loss in [(1, 0.5), (2, math.inf), (3, math.nan)]:  # the last two skip the update
         stopped.update({"Iteration": it, "Epoch": 1, "TrainingLoss": loss}, None)
     assert [os.path.basename(p).split("__")[1] for p in stopped.paths] == ["1"]
+
+
+def test_progress_figure_saves_atomically_and_as_savefig_names_files(tmp_path):
+    canvas = ProgressFigure(False, size=(4, 3), details_at=(0.7, 0.9))
+    canvas.stack(2, left=0.1, right=0.6, hspace=0.3)
+    canvas.details(["Training details", "Epoch: 1"])
+    target = tmp_path / "out" / "plot.png"
+    assert canvas.save(str(target)) == str(target)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert os.stat(target).st_mode & 0o777 == 0o644
+    os.chmod(target, 0o600)
+    canvas.save(str(target))                            # rewritten in place: the mode stays
+    assert os.stat(target).st_mode & 0o777 == 0o600
+    assert canvas.save(str(tmp_path / "plain")) == str(tmp_path / "plain.png")  # as savefig
+    assert sorted(os.listdir(tmp_path / "out")) == ["plot.png"]  # no temporary file is left
+    assert sorted(os.listdir(tmp_path)) == ["out", "plain.png"]
+    with pytest.raises(ValueError, match="not supported"):
+        canvas.save(str(tmp_path / "plot.nope"))
+    assert sorted(os.listdir(tmp_path)) == ["out", "plain.png"]
+
+
+def test_no_window_outside_an_interactive_session(monkeypatch):
+    monkeypatch.delattr("sys.ps1", raising=False)
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert interactive() is False

@@ -454,7 +454,7 @@ def click_stop_button(fig):
 def test_live_window_has_a_stop_button(monkeypatch):
     import matplotlib.pyplot as plt
 
-    monkeypatch.setattr(pm, "_interactive", lambda: True)  # as in a session with a GUI
+    monkeypatch.setattr(pm, "interactive", lambda: True)   # as in a session with a GUI
     monkeypatch.setattr(pm, "_REDRAW_S", 0.0)            # no throttling of live redraws
     m = trainingProgressMonitor(Metrics="Loss", PlotFile=None)
     try:
@@ -474,7 +474,7 @@ def test_live_window_has_a_stop_button(monkeypatch):
 def test_visible_false_never_opens_a_window(monkeypatch):
     import matplotlib.pyplot as plt
 
-    monkeypatch.setattr(pm, "_interactive", lambda: True)
+    monkeypatch.setattr(pm, "interactive", lambda: True)
     windows = plt.get_fignums()
     m = trainingProgressMonitor(Metrics="Loss", Visible=False, PlotFile=None)
     recordMetrics(m, 1, Loss=1.0)

@@ -1,87 +1,11 @@
 """trainingProgressMonitor: MATLAB's Training Progress plot for custom training loops.
 
-A MATLAB custom loop that reports through a monitor transcribes line for line::
-
-    monitor = trainingProgressMonitor(Metrics=["TrainingLoss", "ValidationLoss"],
-                                      Info=["Epoch", "LearnRate"], XLabel="Iteration")
-    groupSubPlot(monitor, "Loss", ["TrainingLoss", "ValidationLoss"])
-    yscale(monitor, "Loss", "log")
-    while epoch < numEpochs and not monitor.Stop:
-        ...
-        recordMetrics(monitor, iteration, TrainingLoss=loss)
-        updateInfo(monitor, Epoch=f"{epoch} of {numEpochs}", LearnRate=learnRate)
-        monitor.Progress = 100 * iteration / numIterations
-
-What MATLAB does, as its documentation describes it, and what minidl keeps. Sources, read
-through the search tool: the MathWorks reference pages for trainingProgressMonitor,
-recordMetrics, updateInfo, groupSubPlot and yscale (help/deeplearning/ref/
-deep.trainingprogressmonitor.html and its .recordmetrics, .updateinfo, .groupsubplot and
-.yscale pages), the guide "Monitor Custom Training Loop Progress"
-(help/deeplearning/ug/monitor-custom-training-loop-progress.html), and the property comments
-of MATLAB's abstract ``experiment.shared.Monitor`` class, which the monitor implements:
-
-* The monitor starts its clock when it is created, so it should be made just before the loop.
-  The constructor takes Metrics, Info, Visible, Progress, Status and XLabel as Name-Value
-  arguments; each is also a property that can be set later.
-* Metrics and Info are lists of names; a name starts with a letter and holds only letters,
-  digits and underscores, and no name appears twice. Every metric gets its own subplot unless
-  it is grouped.
-* ``recordMetrics(monitor, step, Name=value, ...)`` (or with a struct, here a dict, of values)
-  adds points to the plot and to MetricData, which holds for each metric a two-column matrix:
-  the steps, then the values. ``updateInfo(monitor, Name=value, ...)`` (or a struct) shows
-  values beside the plot and appends them to InfoData, one column of values per name.
-* ``groupSubPlot(monitor, groupName, metricNames)`` puts several metrics into one subplot
-  labelled groupName; grouped metrics must share a y-axis scale.
-  ``yscale(monitor, axesName, scale)`` makes the axes of a group or of an ungrouped metric
-  "linear" or "log".
-* Progress is a percentage from 0 to 100 shown as a progress bar; Status is a free text;
-  XLabel labels the horizontal axis. Stop is false until the user clicks the window's Stop
-  button, and the loop is expected to test it and end itself.
-
-How minidl does it, and why:
-
-* **Histories.** ``monitor.MetricData["Loss"]`` is an N x 2 NumPy array ``[step, value]``, as
-  MATLAB's matrix; ``monitor.InfoData["Epoch"]`` is the list of values given so far (numbers
-  or strings, as given). Recording a name that is not in Metrics, or updating one not in
-  Info, is a ValueError: MetricData and InfoData have exactly the fields named by those
-  properties, so a value has nowhere to go. Values may be Python or NumPy numbers, or
-  one-element arrays or dlarrays (CPU or GPU); a NaN leaves a gap in the line.
-* **The figure.** One subplot per ungrouped metric or per group, in the order of Metrics (a
-  group sits where its first metric is), all sharing the horizontal axis; the progress bar
-  with the start time above them; Status, Progress, elapsed time and the latest Info values in
-  a column to the right. ``monitor.draw()`` renders it and returns the matplotlib Figure.
-* **Where it is shown.** In an interactive session whose matplotlib backend can open windows
-  (the rule trainnet's Plots="training-progress" uses), and with Visible true, the figure is a
-  live window redrawn at most twice a second, with a Stop button. Otherwise no window is ever
-  opened and nothing is drawn while the loop runs: the figure is rendered only when it is
-  saved, so recording costs a list append.
-* **The PNG.** ``monitor.save(path)`` writes the figure at any time. Without being asked, the
-  monitor writes ``PlotFile`` (a minidl option, default "training-progress.png" in the current
-  folder as for trainnet; None turns it off) when the run ends: when Progress reaches 100, when
-  Stop becomes true, or at ``close()`` (also the end of a ``with`` block). After that, every
-  further change (a last Status, a final validation metric) rewrites the file, so it always
-  shows the final state. The elapsed time stops at the end of the run.
-* **Stop without a button: Ctrl+C.** While a monitor is open in the main thread, the first
-  Ctrl+C sets ``monitor.Stop = True`` instead of raising KeyboardInterrupt, so the loop ends
-  cleanly at its next check, as MATLAB's Stop button makes it; a second Ctrl+C interrupts as
-  usual, and so does a Ctrl+C when nothing has used the monitor for a minute (its loop has
-  died, say, and the monitor lives on in a notebook variable). The handler only sets the
-  flag; the end of the run (the clock, the PNG) follows at the monitor's next use, normally
-  the loop's check of Stop. In a live window the Stop button
-  does the same. The previous SIGINT handler comes back when Stop becomes true, at ``close()``,
-  or when the monitor is garbage collected; a monitor made in another thread leaves Ctrl+C
-  alone (only the main thread may handle signals). Stop can also be set by code
-  (``monitor.Stop = True``), for a stopping rule of your own; MATLAB makes it read-only.
-* With Visible true, the window opens when the monitor is made (or when Visible is set true);
-  Visible=False means no window, and the PNG is still written. Setting Visible false does not
-  close a window already open.
-* The function forms ``recordMetrics(monitor, ...)``, ``updateInfo``, ``groupSubPlot`` and
-  ``yscale`` and the methods of the same names are interchangeable.
-* Metric and Info names are matched exactly, as MATLAB's struct field names are; the error for
-  a near miss suggests the intended name.
-* groupSubPlot of a metric already in another group moves it; calling it again with the same
-  group name replaces that group's metrics. A group name may equal a metric name only when
-  that metric is in the group (so yscale's axes names stay unambiguous).
+``monitor = trainingProgressMonitor(Metrics=..., Info=..., XLabel=...)`` before the loop, then
+``recordMetrics``, ``updateInfo`` and ``monitor.Progress`` in it, and ``monitor.Stop`` as its
+stopping test (set by Ctrl+C or the window's Stop button). The histories are MetricData and
+InfoData; the figure (figure.py's canvas) is a live window in an interactive session and is
+written to PlotFile when the run ends. What MATLAB does, what minidl keeps and why:
+docs/dev/progress-monitor.md.
 """
 
 from __future__ import annotations
@@ -90,7 +14,6 @@ import math
 import numbers
 import os
 import re
-import signal
 import threading
 import time
 import weakref
@@ -110,7 +33,9 @@ from .._matlab import (
     parse_name_value,
     unknown_name_message,
 )
-from .report import _interactive, format_number, format_time
+from .ctrl_c import CtrlCStop
+from .figure import ProgressFigure, interactive
+from .report import format_number, format_time
 
 __all__ = ["TrainingProgressMonitor", "trainingProgressMonitor", "recordMetrics", "updateInfo",
            "groupSubPlot", "yscale"]
@@ -150,8 +75,6 @@ def _name_list(option: str, value: Any) -> list[str]:
         raise ValueError(f"{option} names must be unique; repeated: "
                          + ", ".join(f"'{n}'" for n in repeated) + ".")
     return [str(n) for n in items]
-
-
 
 
 def _number(what: str, value: Any) -> float:
@@ -214,64 +137,6 @@ def _pairs(args: tuple, kwargs: dict, where: str) -> list[tuple[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Ctrl+C as the Stop button
-
-class _CtrlCStop:
-    """A SIGINT handler that turns the first Ctrl+C into ``monitor.Stop = True``.
-
-    It holds the monitor weakly, so it never keeps it alive; once the monitor is stopped,
-    closed or collected, a signal goes to the handler that was there before (normally Python's,
-    which raises KeyboardInterrupt). ``restore`` puts that handler back if this one is still
-    the installed one (another may have been installed on top since; then it stays and this
-    one just forwards, and the next restore below it skips it).
-    """
-
-    def __init__(self, monitor: TrainingProgressMonitor) -> None:
-        self._monitor = weakref.ref(monitor)
-        self.previous = signal.getsignal(signal.SIGINT)
-        self.active = True
-        signal.signal(signal.SIGINT, self.handle)
-
-    def handle(self, signum: int, frame: Any) -> None:
-        """The SIGINT handler: flag the stop once, else pass the signal on."""
-        monitor = self._monitor()
-        idle = monitor is None or time.monotonic() - monitor._touched > _IDLE_S
-        if self.active and not idle and not monitor._stop:
-            monitor._stop = True  # the rest of the stop (saving) happens outside the handler
-            monitor._stop_pending = True
-            self.restore()
-            try:  # straight to the terminal: print() may be busy in the interrupted code
-                os.write(2, b"\nStop requested (Ctrl+C): training ends at the next check of "
-                            b"monitor.Stop. Press Ctrl+C again to interrupt now.\n")
-            except OSError:
-                pass
-            return
-        self.forward(signum, frame)
-
-    def forward(self, signum: int, frame: Any) -> None:
-        """Do what the handler found at install time would have done."""
-        previous = self.previous
-        if callable(previous):
-            previous(signum, frame)
-        elif previous != signal.SIG_IGN:  # SIG_DFL, or a handler not set from Python
-            raise KeyboardInterrupt
-
-    def restore(self) -> None:
-        """Stop taking Ctrl+C, and reinstall the earlier handler if this one is on top."""
-        if not self.active or threading.current_thread() is not threading.main_thread():
-            return  # only the main thread may set handlers: a later restore there will
-        self.active = False
-        if signal.getsignal(signal.SIGINT) == self.handle:
-            previous = self.previous
-            # Skip handlers of monitors that ended while this one sat on top of them.
-            while isinstance(getattr(previous, "__self__", None), _CtrlCStop) \
-                    and not previous.__self__.active:
-                previous = previous.__self__.previous
-            signal.signal(signal.SIGINT,
-                          previous if previous is not None else signal.default_int_handler)
-
-
-# ---------------------------------------------------------------------------------------------
 # The monitor
 
 class TrainingProgressMonitor:
@@ -281,7 +146,7 @@ class TrainingProgressMonitor:
     (0-100), Status, Stop, Visible, MetricData, InfoData, and minidl's PlotFile, StartTime and
     ElapsedTime. Methods: recordMetrics, updateInfo, groupSubPlot, yscale, and minidl's draw,
     save and close (``figure`` is the matplotlib Figure).
-    The module docstring says how it is shown and saved and how Ctrl+C sets Stop.
+    docs/dev/progress-monitor.md says how it is shown and saved and how Ctrl+C sets Stop.
     """
 
     def __init__(self, Metrics: Any = (), Info: Any = (), Visible: Any = True,
@@ -311,10 +176,8 @@ class TrainingProgressMonitor:
         self._t0 = time.monotonic()
         self._t_end: float | None = None
         # The figure, made on first use
-        self._fig: Any = None
+        self._canvas: ProgressFigure | None = None
         self._live = False
-        self._bar_ax: Any = None
-        self._panel_axes: list[Any] = []
         self._layout: tuple[str, ...] | None = None
         self._last_draw = 0.0
 
@@ -325,14 +188,14 @@ class TrainingProgressMonitor:
         self._progress = self._check_progress(Progress)  # not the setter: 100 ends no run here
         self.PlotFile = PlotFile
         self.Visible = Visible  # last: it may open the window
-        self._ctrl_c: _CtrlCStop | None = None
+        self._ctrl_c: CtrlCStop | None = None
         if threading.current_thread() is threading.main_thread():
-            self._ctrl_c = _CtrlCStop(self)
+            self._ctrl_c = CtrlCStop(self._on_ctrl_c)
             weakref.finalize(self, self._ctrl_c.restore)
 
     def _open_window(self) -> None:
         """Show the live window now, as MATLAB does, if Visible and a GUI backend allow it."""
-        if self._fig is None and self._visible and _interactive():
+        if self._canvas is None and self._visible and interactive():
             self.draw()
 
     # ---- properties ----------------------------------------------------------------------------
@@ -388,7 +251,7 @@ class TrainingProgressMonitor:
 
     @property
     def Progress(self) -> float:
-        """Training progress in percent, 0 to 100; reaching 100 ends the run (see the module)."""
+        """Training progress in percent (0-100); reaching 100 ends the run and writes PlotFile."""
         return self._progress
 
     @Progress.setter
@@ -588,6 +451,22 @@ class TrainingProgressMonitor:
             if not self._ended:
                 self._end_run()
 
+    def _request_stop(self) -> bool:
+        """The Stop button (and Ctrl+C): flag Stop, unless already stopped; True if flagged.
+
+        Only the flag: the end of the run (clock, PNG) follows at the monitor's next use (mostly
+        the loop's check of Stop), outside the signal handler or GUI callback that called this.
+        """
+        if self._stop:
+            return False
+        self._stop = self._stop_pending = True
+        return True
+
+    def _on_ctrl_c(self) -> bool:
+        """Ctrl+C: as the Stop button, unless the monitor sat unused for ``_IDLE_S`` (its loop
+        is gone, say): then the signal interrupts as usual (False)."""
+        return time.monotonic() - self._touched <= _IDLE_S and self._request_stop()
+
     def _end_run(self) -> None:
         self._ended = True
         if self._t_end is None:
@@ -647,56 +526,29 @@ class TrainingProgressMonitor:
     @property
     def figure(self) -> Any:
         """The matplotlib Figure (created on first use; call `draw` to bring it up to date)."""
-        if self._fig is None:
-            self._make_figure()
-        return self._fig
+        return self._figure().figure
 
-    def _make_figure(self) -> None:
-        self._live = self._visible and _interactive()
-        if self._live:
-            import matplotlib.pyplot as plt
-
-            plt.ion()
-            self._fig = plt.figure(figsize=(11, 7))
-        else:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
-
-            self._fig = Figure(figsize=(11, 7))
-            FigureCanvasAgg(self._fig)
-        self._bar_ax = self._fig.add_axes((0.08, 0.91, 0.60, 0.025), label="progress")
-        if self._live:
-            self._add_stop_button()
-            import matplotlib.pyplot as plt
-
-            plt.show(block=False)
-
-    def _add_stop_button(self) -> None:
-        from matplotlib.widgets import Button
-
-        ax = self._fig.add_axes((0.86, 0.90, 0.10, 0.05), label="stop-button")
-        self._stop_button = Button(ax, "Stop", color="#f2c4c4", hovercolor="#e89a9a")
-        ref = weakref.ref(self)  # the window must not keep the monitor alive
-
-        def on_click(event: Any) -> None:
-            monitor = ref()
-            if monitor is not None and not monitor._stop:
-                # As for Ctrl+C: only flag it here; the run ends at the next monitor call
-                # (mostly the loop's check of monitor.Stop), outside this GUI callback.
-                monitor._stop = True
-                monitor._stop_pending = True
-
-        self._stop_button.on_clicked(on_click)
+    def _figure(self) -> ProgressFigure:
+        """The canvas, made on first use: a live window with a Stop button when Visible and the
+        session can show one, else off screen; the progress bar above the panels."""
+        if self._canvas is None:
+            self._live = self._visible and interactive()
+            self._canvas = ProgressFigure(self._live, size=(11, 7), details_at=(0.72, 0.86))
+            self._canvas.add_progress_bar((0.08, 0.91, 0.60, 0.025))
+            if self._live:
+                self._canvas.add_stop_button(self._request_stop)
+                self._canvas.show()
+        return self._canvas
 
     def draw(self) -> Any:
         """Render the figure from the data so far and return it (a matplotlib Figure)."""
-        fig = self.figure
+        canvas = self._figure()
         panels = self._panels()
         layout = tuple(label for label, _ in panels)
         if layout != self._layout:
             self._relayout(len(panels))
             self._layout = layout
-        for ax, (label, names) in zip(self._panel_axes, panels):
+        for ax, (label, names) in zip(canvas.panels, panels):
             ax.clear()
             for name in names:
                 steps = self._steps[name]
@@ -707,43 +559,24 @@ class TrainingProgressMonitor:
             ax.grid(True, alpha=0.3)
             if len(names) > 1:
                 ax.legend(loc="best", fontsize="small")
-            ax.tick_params(labelbottom=ax is self._panel_axes[-1])
-        if self._panel_axes:
-            self._panel_axes[-1].set_xlabel(self._xlabel)
-        self._draw_progress()
-        self._draw_details()
-        if self._live:
-            fig.canvas.draw_idle()
-            fig.canvas.flush_events()
+            ax.tick_params(labelbottom=ax is canvas.panels[-1])
+        if canvas.panels:
+            canvas.panels[-1].set_xlabel(self._xlabel)
+        canvas.progress(self._progress,
+                        f"Training Progress ({self._start_time:%d-%b-%Y %H:%M:%S})")
+        canvas.details(self._details())
+        canvas.flush()
         self._last_draw = time.monotonic()
-        return fig
+        return canvas.figure
 
     def _relayout(self, n: int) -> None:
-        """Replace the subplots by ``n`` stacked ones sharing the x-axis."""
-        for ax in self._panel_axes:
-            ax.remove()
-        self._panel_axes = []
+        """Replace the subplots by ``n`` stacked ones sharing the x-axis (off screen, the figure
+        grows to fit them; a window keeps the size it has)."""
+        figure = self._canvas.figure
         if not self._live:
-            self._fig.set_size_inches(11, 3 + 2.2 * max(n, 1))
-        if n == 0:
-            return
-        bottom = 0.75 / self._fig.get_size_inches()[1]  # room for tick labels and the xlabel
-        grid = self._fig.add_gridspec(n, 1, left=0.08, right=0.68, top=0.86, bottom=bottom,
-                                      hspace=0.3)
-        first = self._fig.add_subplot(grid[0])
-        self._panel_axes = [first] + [self._fig.add_subplot(grid[i], sharex=first)
-                                      for i in range(1, n)]
-
-    def _draw_progress(self) -> None:
-        ax = self._bar_ax
-        ax.clear()
-        ax.barh([0], [self._progress], height=1.0, color="tab:blue")
-        ax.set_xlim(0, 100)
-        ax.set_ylim(-0.5, 0.5)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"Training Progress ({self._start_time:%d-%b-%Y %H:%M:%S})", loc="left")
-        ax.text(101, 0, f"{self._progress:.0f}%", va="center", ha="left", fontsize="small")
+            figure.set_size_inches(11, 3 + 2.2 * max(n, 1))
+        bottom = 0.75 / figure.get_size_inches()[1]  # room for tick labels and the xlabel
+        self._canvas.stack(n, left=0.08, right=0.68, top=0.86, bottom=bottom, hspace=0.3)
 
     def _details(self) -> list[str]:
         """The lines of the column beside the plot: state, clock, then the latest Info values."""
@@ -760,12 +593,6 @@ class TrainingProgressMonitor:
             lines.append(f"{name}: {_show(values[-1]) if values else ''}")
         return lines
 
-    def _draw_details(self) -> None:
-        for text in list(self._fig.texts):
-            text.remove()
-        self._fig.text(0.72, 0.86, "\n".join(self._details()), va="top", family="monospace",
-                       fontsize="small")
-
     def save(self, path: str | os.PathLike | None = None) -> str:
         """Render the figure and write it as a PNG (default: PlotFile); returns the path."""
         self._sync()
@@ -776,9 +603,7 @@ class TrainingProgressMonitor:
             raise TypeError(f"path must be a file path, got {type(target).__name__}.")
         target = os.fspath(target)
         self.draw()
-        folder = os.path.dirname(os.path.abspath(target))
-        os.makedirs(folder, exist_ok=True)
-        self._fig.savefig(target, dpi=90)
+        self._canvas.save(target)
         return target
 
     # ---- display -------------------------------------------------------------------------------

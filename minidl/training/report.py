@@ -1,4 +1,4 @@
-"""What ``trainnet`` reports while it trains: the verbose table, the progress plot, checkpoints.
+"""What ``trainnet`` reports while it trains: the verbose table, the history, checkpoints.
 
 The training loop emits one *record* per iteration, a dict such as::
 
@@ -8,15 +8,13 @@ The training loop emits one *record* per iteration, a dict such as::
 
 (validation values are None where no validation ran), and each reporter below consumes it with
 ``update(record, net)`` and ends with ``finish(info)``. Reporters know nothing of each other or
-of the solver. matplotlib is imported only when the progress plot is asked for.
+of the solver. The progress plot, a reporter too, is ProgressPlot in progress_plot.py.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from .._matlab import format_properties
+from ..networks.io import save as save_network
 
 __all__ = ["format_number", "format_time", "metric_label", "VerboseTable", "HistoryTable",
-           "TrainingInfo", "ProgressPlot", "CheckpointWriter"]
+           "TrainingInfo", "CheckpointWriter"]
 
 Writer = Callable[[str], Any]
 
@@ -195,150 +194,13 @@ class TrainingInfo:
 
 
 # ---------------------------------------------------------------------------------------------
-# Training-progress plot
-
-def _smooth(values: Sequence[float], weight: float = 0.6) -> np.ndarray:
-    """Debiased exponential moving average (NaNs are skipped)."""
-    out, avg, norm = np.empty(len(values)), 0.0, 0.0
-    for i, v in enumerate(values):
-        if math.isfinite(v):
-            avg, norm = weight * avg + (1 - weight) * v, weight * norm + (1 - weight)
-        out[i] = avg / norm if norm else math.nan
-    return out
-
-
-def _interactive() -> bool:
-    """True in an interactive session whose matplotlib backend can show windows."""
-    if not (hasattr(sys, "ps1") or "IPython" in sys.modules):
-        return False
-    import matplotlib
-
-    return matplotlib.get_backend().lower() not in ("agg", "pdf", "ps", "svg", "cairo",
-                                                     "template")
-
-
-class ProgressPlot:
-    """The training-progress figure: loss (raw and smoothed) and metrics per iteration.
-
-    Validation values are drawn as dashed lines with markers, epochs as vertical lines, and a
-    details text (epoch, iteration, time, learning rate, stop reason) sits to the right. In an
-    interactive session the figure is redrawn at most every ``redraw_s`` seconds; the PNG is
-    always written to ``path`` by ``finish`` (and the path printed through ``writer``).
-    """
-
-    def __init__(self, metrics: Sequence[str], path: str, has_validation: bool,
-                 writer: Writer = print, redraw_s: float = 1.0) -> None:
-        self.panels = ["loss", *metrics]
-        self.path = path
-        self.has_validation = has_validation
-        self.writer = writer
-        self.redraw_s = redraw_s
-        self.iters: list[int] = []
-        self.train: dict[str, list[float]] = {p: [] for p in self.panels}
-        self.val: dict[str, list[tuple[int, float]]] = {p: [] for p in self.panels}
-        self.epoch_ends: list[int] = []
-        self.last: dict = {}
-        self._live = _interactive()
-        self._last_draw = 0.0
-        self._make_figure()
-
-    def _make_figure(self) -> None:
-        if self._live:
-            import matplotlib.pyplot as plt
-
-            plt.ion()
-            self.fig = plt.figure(figsize=(11, 3 + 2.2 * len(self.panels)))
-        else:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-            from matplotlib.figure import Figure
-
-            self.fig = Figure(figsize=(11, 3 + 2.2 * len(self.panels)))
-            FigureCanvasAgg(self.fig)
-        self.axes = self.fig.subplots(len(self.panels), 1, sharex=True, squeeze=False)[:, 0]
-        self.fig.subplots_adjust(left=0.08, right=0.72, hspace=0.25)
-
-    def update(self, record: dict, net: Any = None) -> None:
-        it = record["Iteration"]
-        for p in self.panels:
-            label = metric_label(p)
-            if it > 0:
-                self._append_train(p, record.get("Training" + label))
-            value = record.get("Validation" + label)
-            if value is not None:
-                self.val[p].append((it, float(value)))
-        if it > 0:
-            self.iters.append(it)
-        if record.get("EpochEnd"):
-            self.epoch_ends.append(it)
-        self.last = record
-        if self._live and time.monotonic() - self._last_draw > self.redraw_s:
-            self.draw()
-            import matplotlib.pyplot as plt
-
-            plt.pause(0.001)
-            self._last_draw = time.monotonic()
-
-    def _append_train(self, panel: str, value: Any) -> None:
-        self.train[panel].append(math.nan if value is None else float(value))
-
-    def draw(self, stop_reason: str = "") -> None:
-        """Redraw every panel and the details text from the data so far."""
-        for ax, p in zip(self.axes, self.panels):
-            ax.clear()
-            raw = self.train[p]
-            if raw:
-                ax.plot(self.iters, raw, color="tab:blue", alpha=0.3, lw=0.8,
-                        label="Training")
-                ax.plot(self.iters, _smooth(raw), color="tab:blue", lw=1.6,
-                        label="Training (smoothed)")
-            if self.val[p]:
-                vi, vv = zip(*self.val[p])
-                ax.plot(vi, vv, "--o", color="k", ms=3, lw=1, label="Validation")
-            for e in self.epoch_ends:
-                ax.axvline(e, color="0.85", lw=0.8, zorder=0)
-            ax.set_ylabel(metric_label(p) + (" (%)" if p == "accuracy" else ""))
-            ax.grid(True, alpha=0.3)
-        self.axes[0].legend(loc="upper right", fontsize="small")
-        self.axes[-1].set_xlabel("Iteration")
-        self.axes[0].set_title("Training Progress", loc="left")
-        self._details(stop_reason)
-        self.fig.canvas.draw_idle()
-
-    def _details(self, stop_reason: str) -> None:
-        r = self.last
-        lines = ["Training details",
-                 f"Epoch: {r.get('Epoch', 0)}",
-                 f"Iteration: {r.get('Iteration', 0)}",
-                 f"Elapsed: {format_time(r.get('TimeElapsed', 0.0))}",
-                 f"Learning rate: {format_number(r.get('LearnRate', math.nan))}"]
-        if stop_reason:
-            lines.append(f"Stopped: {stop_reason}")
-        for t in list(self.fig.texts):
-            t.remove()
-        self.fig.text(0.75, 0.88, "\n".join(lines), va="top", family="monospace",
-                      fontsize="small")
-
-    def finish(self, info: TrainingInfo) -> None:
-        self.draw(info.StopReason)
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        self.fig.savefig(self.path, dpi=90)
-        info.PlotFile = self.path
-        self.writer(f"Training progress plot saved to {self.path}")
-        if self._live:
-            import matplotlib.pyplot as plt
-
-            plt.pause(0.001)
-
-
-# ---------------------------------------------------------------------------------------------
 # Checkpoints
 
 class CheckpointWriter:
     """Saves the network every ``frequency`` epochs (or iterations) into ``folder``.
 
     Files are named like MATLAB's ``net_checkpoint__<iteration>__<YYYY_MM_DD__HH_MM_SS>.npz``
-    and written with ``save`` (minidl.io.save, atomic); ``paths`` lists them in order.
+    and written with ``save`` (default: minidl's ``save``, atomic); ``paths`` lists them in order.
     """
 
     def __init__(self, folder: str, frequency: int = 1, unit: str = "epoch",
@@ -362,9 +224,7 @@ class CheckpointWriter:
             return
         stamp = datetime.now().strftime("%Y_%m_%d__%H_%M_%S")
         path = os.path.join(self.folder, f"net_checkpoint__{record['Iteration']}__{stamp}.npz")
-        save = self._save
-        if save is None:
-            from ..networks.io import save
+        save = self._save if self._save is not None else save_network
         save(net, path)
         self.paths.append(path)
 

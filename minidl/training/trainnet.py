@@ -54,14 +54,8 @@ from .evaluate import execution_module
 from .metrics import metric_value, weighted_means
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .options import TrainingOptions
-from .report import (
-    CheckpointWriter,
-    HistoryTable,
-    ProgressPlot,
-    TrainingInfo,
-    VerboseTable,
-    metric_label,
-)
+from .progress_plot import ProgressPlot
+from .report import CheckpointWriter, HistoryTable, TrainingInfo, VerboseTable, metric_label
 from .training_data import TrainingData, training_data
 
 __all__ = ["trainnet", "TrainingInfo", "TrainingRun", "clip_gradients", "loss_function"]
