@@ -9,11 +9,15 @@ STAMP  := $(VENV)/.installed
 # A .venv that is broken or of a Python older than 3.10 (say, made before python3-venv was
 # installed) is made anew rather than failing the same way on every retry.
 $(STAMP): pyproject.toml
-	$(PY) -c 'import sys, pip; assert sys.version_info >= (3, 10)' 2>/dev/null \
+	@echo "Setting up .venv: a virtual environment with minidl and its dependencies (once, about 20 s)..."
+	@$(PY) -c 'import sys, pip; assert sys.version_info >= (3, 10)' 2>/dev/null \
 		|| { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@# setuptools' build warnings (an editable-install banner) are not for users: PYTHONWARNINGS
+	@# silences warnings only; pip's errors still show and still stop make.
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+	@echo "Done: run your own scripts with .venv/bin/python (or . .venv/bin/activate)."
 
 test: $(STAMP)
 	$(PY) -m pytest
