@@ -37,7 +37,7 @@ from ..backend import array_module
 from ..backend.threads import matmul
 from ..core import dlarray, inverse_permutation, record
 from .activations import sigmoid_kernel
-from .nn import _labelled, _options
+from .args import labelled, op_options
 
 __all__ = ["lstm", "gru"]
 
@@ -52,7 +52,7 @@ class _Sequence:
     so the outputs can be put back in X's layout."""
 
     def __init__(self, X: Any, DataFormat: Any, where: str) -> None:
-        data, fmt, self.out_fmt, self.shape = _labelled(X, DataFormat, where, need="C")
+        data, fmt, self.out_fmt, self.shape = labelled(X, DataFormat, where, need="C")
         extra = sorted(set(fmt) - set("CBT"))
         if extra:
             raise ValueError(f"{where}: X has format '{fmt}' with {', '.join(extra)} "
@@ -175,7 +175,7 @@ def lstm(X: Any, H0: Any, C0: Any, weights: Any, recurrentWeights: Any, bias: An
     asked for. Backward: backpropagation through time, gradients for all six inputs.
     """
     where = "lstm"
-    o = _options(where, args, {"DataFormat": DataFormat})
+    o = op_options(where, args, {"DataFormat": DataFormat})
     seq = _Sequence(X, o["DataFormat"], where)
     dt, C, N, T = seq.x.dtype, seq.C, seq.N, seq.T
     R = _recurrent_matrix(recurrentWeights, 4, where, dt)
@@ -264,7 +264,7 @@ def gru(X: Any, H0: Any, weights: Any, recurrentWeights: Any, bias: Any, *args: 
     hidden state after the last time step, H x N. Backward: backpropagation through time.
     """
     where = "gru"
-    o = _options(where, args, {"DataFormat": DataFormat, "ResetGateMode": ResetGateMode})
+    o = op_options(where, args, {"DataFormat": DataFormat, "ResetGateMode": ResetGateMode})
     mode = o["ResetGateMode"]
     if not isinstance(mode, str) or mode.lower() not in RESET_GATE_MODES:
         raise ValueError(f"{where}: ResetGateMode must be "
