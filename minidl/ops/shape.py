@@ -57,9 +57,7 @@ def concatenate(Xs: Sequence[dlarray], axis: int, keep_layout: bool = False) -> 
     """
     fmt = Xs[0].fmt
     datas = [X._data for X in Xs]
-    orders = {_memory_order(d) for d in datas} if keep_layout else set()
-    perm = orders.pop() if len(orders) == 1 else \
-        channels_last(datas[0], fmt)[1] if fmt else tuple(range(datas[0].ndim))
+    perm = _buffer_order(datas, fmt, keep_layout)
     parts = [d.transpose(perm) for d in datas]
     memory_axis = perm.index(axis)
     xp = array_module(*parts)
@@ -82,6 +80,15 @@ def concatenate(Xs: Sequence[dlarray], axis: int, keep_layout: bool = False) -> 
         return tuple(out)
 
     return record(joined.transpose(inverse_permutation(perm)), fmt, tuple(Xs), backward)
+
+
+def _buffer_order(datas: list, fmt: str, keep_layout: bool) -> tuple[int, ...]:
+    """The axes of the result from the outermost in memory to the innermost: the inputs' shared
+    order (``keep_layout``), else channels-last (canonical order for unformatted data)."""
+    orders = {_memory_order(d) for d in datas} if keep_layout else set()
+    if len(orders) == 1:
+        return orders.pop()
+    return channels_last(datas[0], fmt)[1] if fmt else tuple(range(datas[0].ndim))
 
 
 def _memory_order(data: Any) -> tuple[int, ...]:
