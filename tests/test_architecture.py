@@ -38,9 +38,6 @@ ALLOWED_LATE = {
     ("minidl.data.datastore", "PIL"): "optional image decoder for JPEG files",
     ("minidl.data.datastore", "matplotlib"): "PNG reading without Pillow; import stays light",
     ("minidl.training.figure", "matplotlib"): "the progress figure; import minidl stays light",
-    ("minidl.training.report", "matplotlib"): "the progress figure; import minidl stays light",
-    ("minidl.training.report", "minidl.networks.io"): "checkpoints save networks (lazily: "
-                                                      "most runs write none)",
     ("minidl.training.progressmonitor", "matplotlib"): "the monitor's figure (as above)",
 }
 """Function-level imports, each for a reason: (module, imported package or module) -> why.
@@ -195,8 +192,14 @@ def test_the_rooms_are_folders_and_nothing_else_lives_at_the_top():
     assert top == sorted(["__init__.py", *RANK, "data"])
 
 
-def test_every_late_import_on_the_allow_list_gives_its_reason():
+def test_every_late_import_on_the_allow_list_gives_its_reason_and_is_needed():
     assert all(isinstance(why, str) and len(why) > 10 for why in ALLOWED_LATE.values())
+    late = {(module_name(path, PACKAGE), target) for path in PACKAGE.rglob("*.py")
+            for target, _, at_top, _ in imports(path, PACKAGE) if not at_top}
+    unused = [key for key in ALLOWED_LATE
+              if not any(m == key[0] and (t == key[1] or t.startswith(key[1] + "."))
+                         for m, t in late)]
+    assert not unused, f"allow-list entries no module needs any more: {unused}"
 
 
 # ---- the checker can fail: a small broken package ---------------------------------------------

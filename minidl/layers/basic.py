@@ -9,9 +9,8 @@ from typing import Any
 
 from .._matlab import check_flag, check_in_range, check_positive_int, check_text, format_value
 from ..backend import array_module, generator, to_module
-from ..core import dlarray, inverse_permutation, record, stripdims
-from ..ops.activations import leakyrelu, relu, sigmoid, tanh
-from ..ops.nn import fullyconnect, softmax
+from ..core import dlarray, stripdims
+from ..ops import flatten, fullyconnect, leakyrelu, relu, sigmoid, softmax, tanh
 from .base import (
     Layer,
     auto_or_positive_int,
@@ -297,32 +296,6 @@ def dropoutLayer(probability: float = 0.5, *args: Any, **kwargs: Any) -> Dropout
 
 # ---- flatten ------------------------------------------------------------------------------------
 
-def flatten(X: dlarray) -> dlarray:
-    """Collapse the S and C dimensions into one C dimension in MATLAB's column-major order.
-
-    An H x W x C x N "SSCB" array becomes (H·W·C) x N "CB", element (h, w, c) going to row
-    h + H·w + H·W·c (0-based), as MATLAB's reshape would; B and T stay. Backward reverses it.
-    """
-    fmt = X.fmt
-    lead = [i for i, label in enumerate(fmt) if label in "SC"]
-    rest = [i for i, label in enumerate(fmt) if label not in "SC"]
-    shape = X.shape
-    # column-major over the leading axes is row-major over them reversed
-    perm = tuple(rest) + tuple(reversed(lead))
-    n_rest = len(rest)
-    rest_shape = tuple(shape[i] for i in rest)
-    y = X._data.transpose(perm).reshape(rest_shape + (-1,))
-    y = y.transpose((n_rest,) + tuple(range(n_rest)))
-    moved = tuple(shape[i] for i in perm)
-    inverse = inverse_permutation(perm)
-
-    def backward(gy: Any, needs: tuple) -> tuple:
-        g = gy.transpose(tuple(range(1, n_rest + 1)) + (0,)).reshape(moved)
-        return (g.transpose(inverse),)
-
-    return record(y, "C" + "".join(fmt[i] for i in rest), (X,), backward)
-
-
 @register_layer
 class FlattenLayer(Layer):
     """H x W x C x N ("SSCB") to (H·W·C) x N ("CB"), in MATLAB's column-major order."""
@@ -352,8 +325,6 @@ def flattenLayer(*args: Any, **kwargs: Any) -> FlattenLayer:
 
 
 # ---- function layer -----------------------------------------------------------------------------
-
-
 
 @register_layer
 class FunctionLayer(Layer):

@@ -23,9 +23,11 @@ from __future__ import annotations
 from typing import Any
 
 from .._matlab import check_positive_int, format_value
-from ..backend import active_module, array_module
-from ..core import channels_last, dlarray, from_channels_last, record
+from ..backend import active_module
+from ..core import dlarray
+from ..ops import concatenate
 from .base import Layer, name_option, parse_options, register_layer, run_check, show, size_x
+from .input import InputLayer
 
 __all__ = ["additionLayer", "concatenationLayer", "depthConcatenationLayer",
            "AdditionLayer", "ConcatenationLayer", "DepthConcatenationLayer"]
@@ -122,36 +124,6 @@ class AdditionLayer(_MultiInputLayer):
         return f"Element-wise addition of {self.NumInputs} inputs"
 
 
-def _concatenate(Xs: tuple[dlarray, ...], axis: int) -> dlarray:
-    """Formatted dlarrays of one format joined along canonical ``axis``, in channels-last
-    memory order (as the image ops store their results). Backward: each input gets its slice
-    of the output gradient."""
-    fmt = Xs[0].fmt
-    parts, perm = zip(*(channels_last(X._data, fmt) for X in Xs))
-    memory_axis = perm[0].index(axis)
-    xp = array_module(*parts)
-    shape = list(parts[0].shape)
-    shape[memory_axis] = sum(p.shape[memory_axis] for p in parts)
-    # into a C-ordered buffer: concatenate alone would copy its inputs' (any) memory order
-    joined = xp.empty(tuple(shape), dtype=xp.result_type(*parts))
-    xp.concatenate(parts, axis=memory_axis, out=joined)
-    data = from_channels_last(joined, perm[0])
-    bounds, start = [], 0
-    for X in Xs:
-        bounds.append((start, start + X.shape[axis]))
-        start += X.shape[axis]
-
-    def backward(gy: Any, needs: tuple) -> tuple:
-        index = [slice(None)] * gy.ndim
-        out = []
-        for (lo, hi), need in zip(bounds, needs):
-            index[axis] = slice(lo, hi)
-            out.append(gy[tuple(index)] if need else None)
-        return tuple(out)
-
-    return record(data, fmt, Xs, backward)
-
-
 class _ConcatenatingLayer(_MultiInputLayer):
     """Concatenation along one labelled dimension; all other sizes must agree."""
 
@@ -166,7 +138,7 @@ class _ConcatenatingLayer(_MultiInputLayer):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) concatenates along "
                              f"dimension {axis + 1} ('{Xs[0].fmt[axis]}') inputs whose other "
                              f"sizes agree, got {self._sizes(Xs)} (format '{Xs[0].fmt}').")
-        return _concatenate(Xs, axis)
+        return concatenate(Xs, axis)
 
 
 @register_layer
@@ -241,8 +213,6 @@ def depthConcatenationLayer(numInputs: int, *args: Any, **kwargs: Any) -> DepthC
 def input_names(layer: Layer) -> tuple[str, ...]:
     """A layer's input names: ``InputNames`` of a multi-input layer, () for an input layer
     (it has none), else ("in",)."""
-    from .input import InputLayer
-
     if isinstance(layer, InputLayer):
         return ()
     return tuple(getattr(layer, "InputNames", ("in",)))

@@ -30,8 +30,8 @@ import numpy as np
 
 from .._matlab import check_choice, check_positive_int, format_value
 from ..backend import active_module, array_module, to_module
-from ..core import dlarray, record
-from ..ops.recurrent import RESET_GATE_MODES, gru, lstm
+from ..core import dlarray
+from ..ops import RESET_GATE_MODES, concatenate, gru, lstm
 from .base import (
     Layer,
     as_param,
@@ -365,18 +365,6 @@ def _reverse_time(X: dlarray) -> dlarray:
     return X[tuple(slice(None, None, -1) if label == "T" else slice(None) for label in X.fmt)]
 
 
-def _stack_channels(a: dlarray, b: dlarray) -> dlarray:
-    """[a; b]: two results of one format joined along their first dimension (the channels of a
-    "CBT"/"CB" output, the rows of a state). Backward: each gets its rows of the gradient."""
-    xp = array_module(a._data, b._data)
-    n = a.shape[0]
-
-    def backward(gy: Any, needs: tuple) -> tuple:
-        return gy[:n], gy[n:]
-
-    return record(xp.concatenate([a._data, b._data], axis=0), a.fmt, (a, b), backward)
-
-
 @register_layer
 class BiLSTMLayer(_RecurrentLayer):
     """Bidirectional LSTM: one ``lstm`` reads the sequence from first to last step, a second
@@ -430,9 +418,11 @@ class BiLSTMLayer(_RecurrentLayer):
             # an H x 1 initial state shared by all observations stays H x 1 for its half
             outs.append(lstm(Xd, h0[rows], c0[rows], W[gates], R[gates], b[gates]))
         (Yf, hf, cf), (Yb, hb, cb) = outs
-        hT = _stack_channels(hf, hb)  # hb: the backward LSTM's output at step 1
-        Y = hT if self.OutputMode == "last" else _stack_channels(Yf, _reverse_time(Yb))
-        return Y, hT, _stack_channels(cf, cb)
+        # the halves stacked as channels, in lstm's (time-major) memory order
+        hT = concatenate((hf, hb), 0, keep_layout=True)  # hb: the backward LSTM's output at step 1
+        Y = hT if self.OutputMode == "last" else \
+            concatenate((Yf, _reverse_time(Yb)), 0, keep_layout=True)
+        return Y, hT, concatenate((cf, cb), 0, keep_layout=True)
 
     def predict(self, X: dlarray) -> dlarray:
         return self._both(X)[0]

@@ -1,9 +1,10 @@
 """The ops room: neural-network operations on dlarrays, each forward with its backward beside it.
 
 Module by module: ``activations`` (relu, leakyrelu, sigmoid, tanh), ``nn`` (fullyconnect,
-softmax, one-hot encoding), ``conv`` (dlconv, pooling), ``norm`` (the four normalizations, one
-kernel), ``loss`` and ``recurrent`` (lstm, gru). The elementwise functions exp, log, sqrt,
-maximum and minimum are core's primitives, re-exported here.
+softmax, one-hot encoding), ``shape`` (flatten, concatenation), ``conv`` (dlconv, pooling),
+``norm`` (the four normalizations, one kernel), ``loss`` and ``recurrent`` (lstm, gru); ``args``
+holds the argument helpers they share. The elementwise functions exp, log, sqrt, maximum and
+minimum are core's primitives, re-exported here.
 """
 
 from ..core import exp, log, maximum, minimum, sqrt
@@ -12,11 +13,13 @@ from .conv import avgpool, dlconv, maxpool
 from .loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .nn import fullyconnect, onehotdecode, onehotencode, softmax
 from .norm import batchnorm, groupnorm, instancenorm, layernorm
-from .recurrent import gru, lstm
+from .recurrent import RESET_GATE_MODES, gru, lstm
+from .shape import concatenate, flatten
 
 __all__ = [
-    "avgpool", "batchnorm", "crossentropy", "dlconv", "exp", "fullyconnect", "groupnorm", "gru",
-    "huber", "indexcrossentropy", "instancenorm", "l1loss", "l2loss", "layernorm", "leakyrelu",
-    "log", "lstm", "maximum", "maxpool", "minimum", "mse", "onehotdecode", "onehotencode", "relu",
-    "sigmoid", "sigmoid_kernel", "softmax", "sqrt", "tanh",
+    "RESET_GATE_MODES", "avgpool", "batchnorm", "concatenate", "crossentropy", "dlconv", "exp",
+    "flatten", "fullyconnect", "groupnorm", "gru", "huber", "indexcrossentropy", "instancenorm",
+    "l1loss", "l2loss", "layernorm", "leakyrelu", "log", "lstm", "maximum", "maxpool", "minimum",
+    "mse", "onehotdecode", "onehotencode", "relu", "sigmoid", "sigmoid_kernel", "softmax", "sqrt",
+    "tanh",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 from .._matlab import check_choice, format_value, size_str
 from ..backend import array_module, to_module
 from ..core import canonical_format, dlarray, inverse_permutation, record
-from .nn import _labelled, _options
+from .args import labelled, op_options
 
 __all__ = ["crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber"]
 
@@ -198,7 +198,7 @@ def crossentropy(Y: Any, T: Any, weights: Any = None, *args: Any,
     """
     where = "crossentropy"
     weights, args = _weights_and_pairs(weights, args)
-    o = _options(where, args, {"ClassificationMode": ClassificationMode,
+    o = op_options(where, args, {"ClassificationMode": ClassificationMode,
                                "NormalizationFactor": NormalizationFactor, "Mask": Mask,
                                "Reduction": Reduction, "DataFormat": DataFormat,
                                "WeightsFormat": WeightsFormat})
@@ -208,7 +208,7 @@ def crossentropy(Y: Any, T: Any, weights: Any = None, *args: Any,
     norm = o["NormalizationFactor"]
     norm = "batch-size" if isinstance(norm, str) and norm.lower() == "batch" else \
         _normalization(where, norm)
-    data, fmt, out_fmt, shape = _labelled(Y, o["DataFormat"], where, need="C", name="Y")
+    data, fmt, out_fmt, shape = labelled(Y, o["DataFormat"], where, need="C", name="Y")
     Y_shape = tuple(_as_dlarray(Y).shape)
     t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
     scale = _scale(_aligned(weights, "weights", fmt, data, Y_shape, o["WeightsFormat"], where),
@@ -270,11 +270,11 @@ def indexcrossentropy(Y: Any, T: Any, weights: Any = None, *args: Any, Reduction
     """
     where = "indexcrossentropy"
     weights, args = _weights_and_pairs(weights, args)
-    o = _options(where, args, {"Reduction": Reduction, "NormalizationFactor": NormalizationFactor,
+    o = op_options(where, args, {"Reduction": Reduction, "NormalizationFactor": NormalizationFactor,
                                "DataFormat": DataFormat, "WeightsFormat": WeightsFormat})
     reduction = check_choice(f"{where}: Reduction", o["Reduction"], ["sum", "none"])
     norm = _normalization(where, o["NormalizationFactor"])
-    data, fmt, out_fmt, shape = _labelled(Y, o["DataFormat"], where, need="C", name="Y")
+    data, fmt, out_fmt, shape = labelled(Y, o["DataFormat"], where, need="C", name="Y")
     xp = array_module(data)
     c = fmt.index("C")
     k = data.shape[c]
@@ -356,7 +356,7 @@ def _regression_loss(where: str, penalty: Penalty, Y: Any, T: Any, weights: Any,
     """Σ scale · penalty(Y − T) / factor (or the elementwise losses, for Reduction "none")."""
     reduction = check_choice(f"{where}: Reduction", o["Reduction"], ["sum", "none"])
     norm = _normalization(where, o["NormalizationFactor"])
-    data, fmt, out_fmt, shape = _labelled(Y, o["DataFormat"], where, name="Y")
+    data, fmt, out_fmt, shape = labelled(Y, o["DataFormat"], where, name="Y")
     Y_shape = tuple(_as_dlarray(Y).shape)
     t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
     xp = array_module(data)
@@ -393,7 +393,7 @@ def l2loss(Y: Any, T: Any, weights: Any = None, *args: Any, Mask: Any = None,
     Not halved: this is what trainnet's "mse" minimizes (the function ``mse`` is half of it).
     """
     weights, args = _weights_and_pairs(weights, args)
-    o = _options("l2loss", args, {"Mask": Mask, "Reduction": Reduction,
+    o = op_options("l2loss", args, {"Mask": Mask, "Reduction": Reduction,
                                  "NormalizationFactor": NormalizationFactor,
                                  "DataFormat": DataFormat, "WeightsFormat": WeightsFormat})
     return _regression_loss("l2loss", lambda d, xp: (d * d, 2 * d), Y, T, weights, o)
@@ -407,7 +407,7 @@ def l1loss(Y: Any, T: Any, weights: Any = None, *args: Any, Mask: Any = None,
     Options as for ``l2loss``. The gradient at Y = T is 0 (the subgradient sign(0)).
     """
     weights, args = _weights_and_pairs(weights, args)
-    o = _options("l1loss", args, {"Mask": Mask, "Reduction": Reduction,
+    o = op_options("l1loss", args, {"Mask": Mask, "Reduction": Reduction,
                                  "NormalizationFactor": NormalizationFactor,
                                  "DataFormat": DataFormat, "WeightsFormat": WeightsFormat})
     return _regression_loss("l1loss", lambda d, xp: (xp.abs(d), xp.sign(d)), Y, T, weights, o)
@@ -424,7 +424,7 @@ def huber(Y: Any, T: Any, weights: Any = None, *args: Any, TransitionPoint: floa
     """
     where = "huber"
     weights, args = _weights_and_pairs(weights, args)
-    o = _options(where, args, {"TransitionPoint": TransitionPoint, "Mask": Mask,
+    o = op_options(where, args, {"TransitionPoint": TransitionPoint, "Mask": Mask,
                                "Reduction": Reduction, "NormalizationFactor": NormalizationFactor,
                                "DataFormat": DataFormat, "WeightsFormat": WeightsFormat})
     delta = o["TransitionPoint"]
@@ -453,8 +453,8 @@ def mse(Y: Any, T: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
     recommends ``l2loss`` (not halved, with weights and masks) over this function.
     """
     where = "mse"
-    o = _options(where, args, {"DataFormat": DataFormat})
-    data, fmt, _, shape = _labelled(Y, o["DataFormat"], where, name="Y")
+    o = op_options(where, args, {"DataFormat": DataFormat})
+    data, fmt, _, shape = labelled(Y, o["DataFormat"], where, name="Y")
     t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
     n_obs = max(_observations(data, fmt), 1)
     diff = data - t

@@ -14,83 +14,10 @@ import numpy as np
 from .._matlab import check_positive_int, parse_name_value, size_str
 from ..backend import array_module, to_module
 from ..backend.threads import matmul
-from ..core import canonical_format, dlarray, inverse_permutation, is_tracing, record
+from ..core import dlarray, inverse_permutation, record
+from .args import grad_like, labelled, op_options, per_channel
 
 __all__ = ["fullyconnect", "softmax", "onehotencode", "onehotdecode"]
-
-
-# ---- shared argument helpers (also used by minidl.ops.norm) ----------------------------------
-
-def _labelled(X: Any, DataFormat: Any, where: str, need: str | None = None,
-              name: str = "X") -> tuple:
-    """(data, labels, out_fmt, shape): X's raw data with one label per axis.
-
-    A formatted X gives its canonical data and format. An unformatted X (or a numeric array)
-    needs ``DataFormat``, which labels its axes as they are (MATLAB's option); the result of
-    the op is then unformatted. ``need`` names a label X must have (e.g. "C").
-    """
-    if not isinstance(X, dlarray):
-        if not hasattr(X, "shape"):
-            raise TypeError(f"{where}: {name} must be a dlarray or a numeric array, "
-                            f"got {type(X).__name__}")
-        X = dlarray(X)
-    data = X._data
-    if X._fmt:
-        if DataFormat is not None:
-            raise ValueError(f"{where}: DataFormat is only for unformatted input, but {name} "
-                             f"already has format '{X._fmt}'")
-        fmt = X._fmt
-    else:
-        if DataFormat is None:
-            raise ValueError(f"{where}: {name} is unformatted: give it dimension labels with "
-                             f"dlarray({name}, 'SSCB') (for example) or pass DataFormat")
-        if not isinstance(DataFormat, str):
-            raise TypeError(f"{where}: DataFormat must be a string such as 'SSCB', got "
-                            f"{type(DataFormat).__name__}")
-        try:
-            canonical_format(DataFormat, data.ndim)  # validates the labels
-        except ValueError as err:
-            raise ValueError(f"{where}: DataFormat: {err}") from None
-        fmt = DataFormat.upper()
-        data = data.reshape(tuple(data.shape) + (1,) * (len(fmt) - data.ndim))
-    if need and need not in fmt:
-        raise ValueError(f"{where}: {name} has format '{fmt}' with no channel ('C') dimension, "
-                         f"which {where} needs")
-    return data, fmt, X._fmt, tuple(X._data.shape)
-
-
-def _own_grad(g: Any, p: Any) -> Any:
-    """A gradient computed per channel/output, in the shape and dtype of parameter ``p``."""
-    if g is None or not isinstance(p, dlarray):
-        return None
-    raw = p._data
-    if g.size != raw.size:  # a scalar parameter broadcast over all channels
-        g = g.sum()
-    return g.reshape(raw.shape).astype(raw.dtype, copy=False)
-
-
-def _raw_param(p: Any, n: int, name: str, what: str, where: str, dtype: Any) -> Any:
-    """Raw data of a per-element parameter: ``n`` elements (any shape) or a scalar, in dtype."""
-    raw = p._data if isinstance(p, dlarray) else p
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return raw
-    if not hasattr(raw, "shape"):
-        raise TypeError(f"{where}: {name} must be a dlarray, a numeric array or a number, "
-                        f"got {type(p).__name__}")
-    if raw.size not in (1, n):
-        raise ValueError(f"{where}: {name} has {raw.size} elements but {what} is {n}")
-    return raw.reshape(-1 if raw.size == n else ()).astype(dtype, copy=False)
-
-
-def _options(where: str, args: tuple, keywords: dict) -> dict:
-    """Keyword options overridden by MATLAB-style Name-Value pairs given positionally."""
-    opts = dict(keywords)
-    opts.update(parse_name_value(args, {}, list(keywords), where))
-    return opts
-
-
-def _traced(*values: Any) -> bool:
-    return is_tracing() and any(isinstance(v, dlarray) and v._node is not None for v in values)
 
 
 # ---- fullyconnect ----------------------------------------------------------------------------
@@ -109,8 +36,8 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
     product is a single GEMM on the activations as they lie (other layouts are copied once).
     """
     where = "fullyconnect"
-    o = _options(where, args, {"DataFormat": DataFormat})
-    data, fmt, out_fmt, shape = _labelled(X, o["DataFormat"], where)
+    o = op_options(where, args, {"DataFormat": DataFormat})
+    data, fmt, out_fmt, shape = labelled(X, o["DataFormat"], where)
     # memory order: observations (B, T) outermost, then the features S..., C, U... ; this is
     # the channels-last order, so conv output (N, H, W, C) needs no copy
     perm = sorted(range(len(fmt)), key=lambda i: ("BTSCU".index(fmt[i]), i))
@@ -136,7 +63,8 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
     # OutputSize x H x W x C in column-major order, then flatten that in row-major order
     Wm = W.reshape((n_out,) + features, order="F").reshape(n_out, n_in).astype(data.dtype,
                                                                                copy=False)
-    b = _raw_param(bias, n_out, "bias", "the output size (weights rows)", where, data.dtype)
+    b = per_channel(bias, n_out, "bias", where, data.dtype,
+                    what="the output size (weights rows)")
 
     y2 = matmul(x2, Wm.T)  # large products run in blocks on several threads (minidl.parallel)
     y2 += b
@@ -156,7 +84,7 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
             dW = dWm.reshape((n_out,) + features).reshape(W.shape, order="F")
             dW = dW.astype(W.dtype, copy=False)
         if needs[2]:
-            db = _own_grad(g2.sum(axis=0), bias)
+            db = grad_like(g2.sum(axis=0), bias)
         return dx, dW, db
 
     return record(y, out_fmt, (X, weights, bias), backward)
@@ -170,8 +98,8 @@ def softmax(X: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
     Subtracting the per-position maximum keeps exp from overflowing. Gradient: y·(g − Σ_C g·y).
     """
     where = "softmax"
-    o = _options(where, args, {"DataFormat": DataFormat})
-    data, fmt, out_fmt, shape = _labelled(X, o["DataFormat"], where, need="C")
+    o = op_options(where, args, {"DataFormat": DataFormat})
+    data, fmt, out_fmt, shape = labelled(X, o["DataFormat"], where, need="C")
     xp = array_module(data)
     c = fmt.index("C")
     y = xp.exp(data - data.max(axis=c, keepdims=True))

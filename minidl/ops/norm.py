@@ -41,7 +41,11 @@ from .._matlab import check_in_range, check_positive_int, check_positive_real
 from ..backend import array_module
 from ..backend.threads import in_parallel, op_chunks, sum_parts
 from ..core import channels_last, dlarray, from_channels_last, record
-from .nn import _labelled, _options, _own_grad, _traced
+from .args import any_traced as _traced
+from .args import grad_like as _own_grad
+from .args import labelled as _labelled
+from .args import op_options as _options
+from .args import per_channel as _per_channel
 
 __all__ = ["batchnorm", "instancenorm", "layernorm", "groupnorm", "normalization_axes",
            "channel_groups", "SHARED_LABELS"]
@@ -322,23 +326,6 @@ class _View:
         g, c = self.channel_axes
         shape[g], shape[c] = self.groups, self.C // self.groups
         return p.reshape(shape)
-
-
-# ---- arguments -------------------------------------------------------------------------------
-
-def _per_channel(p: Any, C: int, name: str, where: str, dtype: Any) -> Any:
-    """Raw offset/scale/statistic data: C elements (any shape) or a scalar, in dtype ``dtype``."""
-    raw = p._data if isinstance(p, dlarray) else p
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return raw
-    if not hasattr(raw, "shape") or not hasattr(raw, "dtype"):
-        raise TypeError(f"{where}: {name} must be a dlarray, a numeric array or a number, "
-                        f"got {type(p).__name__}")
-    if raw.size not in (1, C):
-        raise ValueError(f"{where}: {name} has {raw.size} elements but X has {C} channels: "
-                         f"give one {name} value per channel (or a scalar)")
-    return raw.reshape(-1).astype(dtype, copy=False) if raw.size == C else \
-        raw.reshape(()).astype(dtype, copy=False)
 
 
 def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: Any,
