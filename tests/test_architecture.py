@@ -36,9 +36,7 @@ ALLOWED_LATE = {
     ("minidl.networks.summary", "matplotlib"): "optional figure; import minidl stays light",
     ("minidl.data.datasets", "matplotlib"): "the digit renderer; import minidl stays light",
     ("minidl.data.datastore", "PIL"): "optional image decoder for JPEG files",
-    ("minidl.data.datastore", "matplotlib"): "PNG reading without Pillow; import stays light",
     ("minidl.training.figure", "matplotlib"): "the progress figure; import minidl stays light",
-    ("minidl.training.progressmonitor", "matplotlib"): "the monitor's figure (as above)",
 }
 """Function-level imports, each for a reason: (module, imported package or module) -> why.
 A package covers its submodules (matplotlib covers matplotlib.pyplot)."""
@@ -68,6 +66,16 @@ def room(module: str) -> str | None:
     return parts[1] if len(parts) > 1 else None
 
 
+def bound_names(package_init: Path) -> set[str]:
+    """The names a package's __init__.py binds (``from .dlarray import dlarray`` binds the
+    class, which then hides the submodule of the same name)."""
+    if not package_init.exists():
+        return set()
+    tree = ast.parse(package_init.read_text(encoding="utf-8"))
+    return {a.asname or a.name for node in tree.body if isinstance(node, ast.ImportFrom)
+            for a in node.names}
+
+
 def imports(path: Path, root: Path) -> list[tuple[str, list[str], bool, int]]:
     """(imported module, names, at module level?, line) for every import of a file."""
     module = module_name(path, root)
@@ -78,9 +86,10 @@ def imports(path: Path, root: Path) -> list[tuple[str, list[str], bool, int]]:
         if isinstance(node, ast.ImportFrom):
             target = resolve(node, module, path.name == "__init__.py")
             names = [a.name for a in node.names]
-            modules = [f"{target}.{n}" for n in names
-                       if (root.parent / f"{target}.{n}".replace(".", "/")).exists()
-                       or (root.parent / (f"{target}.{n}".replace(".", "/") + ".py")).exists()]
+            folder = root.parent / target.replace(".", "/")
+            hidden = bound_names(folder / "__init__.py")
+            modules = [f"{target}.{n}" for n in names if n not in hidden
+                       and ((folder / n).is_dir() or (folder / f"{n}.py").exists())]
             rest = [n for n in names if f"{target}.{n}" not in modules]
             if rest or not modules:
                 out.append((target, rest, id(node) in top, node.lineno))
@@ -125,6 +134,9 @@ def violations(root: Path = PACKAGE) -> list[str]:
             if not allowed(room(module), room(target)):
                 found.append(f"{where}:{line}: {room(module)} imports {target} "
                              f"({room(target)} is not below {room(module)})")
+            if room(target) != room(module) and target.count(".") > 1:
+                found.append(f"{where}:{line}: imports {target}: another room is imported "
+                             f"through its package (from ..{room(target)} import ...)")
             private = [n for n in names if n.startswith("_") and not n.startswith("__")]
             if private and target != module:
                 found.append(f"{where}:{line}: imports private {', '.join(private)} from "
@@ -229,6 +241,8 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
     ({"core/tape.py": "from ..backend import arrays\n", "backend/arrays.py": ""},
      "the tape imports"),
     ({"helpers.py": "x = 1\n"}, "outside the rooms"),
+    ({"ops/nn.py": "from ..core.dlarray import dlarray\n", "core/dlarray.py": "dlarray = 1\n"},
+     "another room is imported through its package"),
     ({"ops/long.py": "x = 1\n" * (MAX_LINES + 1)}, f"{MAX_LINES + 1} lines"),
 ])
 def test_the_checker_finds_each_kind_of_breach(tmp_path, files, expected):
@@ -238,11 +252,15 @@ def test_the_checker_finds_each_kind_of_breach(tmp_path, files, expected):
 
 def test_the_checker_passes_a_tidy_package(tmp_path):
     root = _package(tmp_path, {
-        "core/dlarray.py": "from ..backend import arrays\nfrom . import primitives\n",
-        "core/primitives.py": "from .dlarray import x\n",
-        "backend/arrays.py": "import numpy\n",
+        "backend/__init__.py": "from .arrays import array_module\n",
+        "backend/arrays.py": "import numpy\narray_module = numpy\n",
+        "core/__init__.py": "from .dlarray import dlarray\n",
+        "core/dlarray.py": "from ..backend import array_module\nfrom . import primitives\n",
+        "core/primitives.py": "from .dlarray import dlarray\n",
+        "data/__init__.py": "from .labels import one_hot\n",
         "data/labels.py": "from ..core import dlarray\n",
-        "training/loop.py": "from ..data import labels\nfrom ..ops import nn\n",
-        "ops/nn.py": "from ..core.dlarray import x\n",
+        "ops/__init__.py": "from .nn import softmax\n",
+        "ops/nn.py": "from ..core import dlarray\n",
+        "training/loop.py": "from ..data import one_hot\nfrom ..ops import softmax\n",
     })
     assert violations(root) == []

@@ -24,8 +24,20 @@ from .arrays import (
 )
 from .malloc import malloc_tuned, tune_malloc
 from .random import GENERATORS, generator, permutation, rng
+from .threads import (
+    MIN_CHUNK,
+    chunk_bounds,
+    in_parallel,
+    matmul,
+    op_chunks,
+    scope,
+    sum_parts,
+    thread_count,
+)
 
 __all__ = [
+    "MIN_CHUNK", "chunk_bounds", "in_parallel", "matmul", "op_chunks", "scope", "sum_parts",
+    "thread_count",
     "BackendUnavailableError", "DeviceBackend", "GENERATORS", "active_module", "active_name",
     "array_module", "backend_module", "backend_name", "canUseGPU", "device_backend", "generator",
     "malloc_tuned", "module_of", "permutation", "register_device_backend", "rng", "scatter_add",

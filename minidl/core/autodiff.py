@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..backend import array_module
-from ..backend.threads import scope
+from ..backend import array_module, scope
 from .dlarray import dlarray
 from .tape import backpropagate, is_tracing, leaf, tracing
 from .tree import tree_flatten, tree_map

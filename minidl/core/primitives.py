@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, scatter_add
-from ..backend.threads import matmul
+from ..backend import array_module, matmul, scatter_add
 from .dlarray import LABEL_ORDER, canonical_format, dlarray, inverse_permutation, record
 
 __all__ = ["exp", "log", "sqrt", "maximum", "minimum"]

@@ -59,6 +59,7 @@ from .._matlab import (
     format_properties,
     format_value,
     parse_name_value,
+    size_str,
 )
 from ..backend import active_module, array_module, to_module
 from ..core import dlarray
@@ -112,10 +113,6 @@ def show(value: Any) -> str:
     """A property value as MATLAB's object display writes it (a dlarray as its data)."""
     return format_value(value._data if isinstance(value, dlarray) else value)
 
-
-def size_x(shape: Sequence[int]) -> str:
-    """``28x28x3``: sizes as the Layer array descriptions write them."""
-    return "x".join(str(int(n)) for n in shape)
 
 
 class Layer:
@@ -368,7 +365,7 @@ def check_input(layer: Layer, X: Any, formats: Sequence[str]) -> dlarray:
         raise ValueError(f"layer '{layer.Name}' ({layer.type_name}) expects input with format "
                          f"{' or '.join(repr(f) for f in formats)}, got "
                          f"{repr(X.fmt) if X.fmt else 'an unformatted dlarray'} of size "
-                         f"{size_x(X.shape)}.")
+                         f"{size_str(X.shape)}.")
     return X
 
 
@@ -378,5 +375,5 @@ def check_channels(layer: Layer, X: dlarray, expected: Any) -> None:
         got = X.shape[X.fmt.index("C")]
         if got != expected:
             raise ValueError(f"layer '{layer.Name}' ({layer.type_name}) expects input with "
-                             f"{expected} channels, got {got} (input size {size_x(X.shape)}, "
+                             f"{expected} channels, got {got} (input size {size_str(X.shape)}, "
                              f"format '{X.fmt}').")

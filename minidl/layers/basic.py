@@ -7,7 +7,14 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from .._matlab import check_flag, check_in_range, check_positive_int, check_text, format_value
+from .._matlab import (
+    check_flag,
+    check_in_range,
+    check_positive_int,
+    check_text,
+    format_value,
+    size_str,
+)
 from ..backend import array_module, generator, to_module
 from ..core import dlarray, stripdims
 from ..ops import flatten, fullyconnect, leakyrelu, relu, sigmoid, softmax, tanh
@@ -21,7 +28,6 @@ from .base import (
     register_layer,
     run_check,
     show,
-    size_x,
     weight_options,
 )
 from .initializers import initialize
@@ -68,12 +74,12 @@ class FullyConnectedLayer(Layer):
                     self.InputSize not in ("auto", self.Weights.shape[1]):
                 raise ValueError(f"{where}: Weights must have size {self.OutputSize}x"
                                  f"{'InputSize' if self.InputSize == 'auto' else self.InputSize}"
-                                 f" (OutputSize x InputSize), got {size_x(self.Weights.shape)}.")
+                                 f" (OutputSize x InputSize), got {size_str(self.Weights.shape)}.")
             self.InputSize = self.Weights.shape[1]
         if self.Bias is not None:
             if self.Bias.size != self.OutputSize:
                 raise ValueError(f"{where}: Bias must have {self.OutputSize} elements "
-                                 f"(OutputSize x 1), got size {size_x(self.Bias.shape)}.")
+                                 f"(OutputSize x 1), got size {size_str(self.Bias.shape)}.")
             self.Bias = self.Bias.reshape(self.OutputSize, 1)
 
     def initialize(self, input_size: tuple[int, ...], fmt: str) -> tuple[tuple[int, ...], str]:
@@ -81,7 +87,7 @@ class FullyConnectedLayer(Layer):
         if self.InputSize not in ("auto", n_in):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) has InputSize "
                              f"{self.InputSize} but its input has {n_in} elements per "
-                             f"observation (input size {size_x(input_size)}, format '{fmt}').")
+                             f"observation (input size {size_str(input_size)}, format '{fmt}').")
         self.InputSize = n_in
         if self.Weights is None:
             self.Weights = initialize(self.WeightsInitializer, (self.OutputSize, n_in), n_in,
@@ -98,7 +104,7 @@ class FullyConnectedLayer(Layer):
         if self.InputSize not in ("auto", n_in):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects {self.InputSize} "
                              f"input elements per observation, got {n_in} (input size "
-                             f"{size_x(X.shape)}, format '{X.fmt}').")
+                             f"{size_str(X.shape)}, format '{X.fmt}').")
         check_learnables(self)
         return fullyconnect(X, self.Weights, self.Bias)
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._matlab import check_positive_int, format_value
+from .._matlab import check_positive_int, format_value, size_str
 from ..backend import active_module
 from ..core import dlarray
 from ..ops import concatenate
-from .base import Layer, name_option, parse_options, register_layer, run_check, show, size_x
+from .base import Layer, name_option, parse_options, register_layer, run_check, show
 from .input import InputLayer
 
 __all__ = ["additionLayer", "concatenationLayer", "depthConcatenationLayer",
@@ -81,7 +81,7 @@ class _MultiInputLayer(Layer):
         return Xs
 
     def _sizes(self, Xs: tuple) -> str:
-        return ", ".join(f"{n}: {size_x(X.shape)}" for n, X in zip(self.InputNames, Xs))
+        return ", ".join(f"{n}: {size_str(X.shape)}" for n, X in zip(self.InputNames, Xs))
 
     def _groups(self) -> list:
         names = "{" + "  ".join(f"'{n}'" for n in self.InputNames) + "}"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from .._matlab import check_positive_int, format_value, mat2str, to_padding, to_pair
+from .._matlab import check_positive_int, format_value, mat2str, size_str, to_padding, to_pair
 from ..core import dlarray
-from ..ops.conv import avgpool, dlconv, maxpool
+from ..ops import avgpool, dlconv, maxpool
 from .base import (
     Layer,
     auto_or_positive_int,
@@ -25,7 +25,6 @@ from .base import (
     register_layer,
     run_check,
     show,
-    size_x,
     weight_options,
 )
 from .initializers import initialize
@@ -68,9 +67,9 @@ def output_hw(layer: Layer, in_hw: tuple[int, int], k: tuple[int, int],
     padded = (in_hw[0] + t + b, in_hw[1] + l + r)
     span = tuple((kk - 1) * d + 1 for kk, d in zip(k, dilation))
     if span[0] > padded[0] or span[1] > padded[1]:
-        raise ValueError(f"layer '{layer.Name}' ({layer.type_name}): the window {size_x(span)} "
-                         f"is larger than its padded input {size_x(padded)} (input "
-                         f"{size_x(in_hw)} with padding {_padding_text(layer)}).")
+        raise ValueError(f"layer '{layer.Name}' ({layer.type_name}): the window {size_str(span)} "
+                         f"is larger than its padded input {size_str(padded)} (input "
+                         f"{size_str(in_hw)} with padding {_padding_text(layer)}).")
     return tuple((p - e) // s + 1 for p, e, s in zip(padded, span, stride))
 
 
@@ -78,7 +77,7 @@ def _image_input(layer: Layer, input_size: tuple[int, ...], fmt: str) -> tuple[i
     """(H, W, C) of an "SSCB" input size, or a ValueError naming the layer."""
     if fmt != "SSCB":
         raise ValueError(f"layer '{layer.Name}' ({layer.type_name}) expects 2-D image input "
-                         f"(format 'SSCB'), got format '{fmt}' of size {size_x(input_size)}.")
+                         f"(format 'SSCB'), got format '{fmt}' of size {size_str(input_size)}.")
     return tuple(input_size[:3])
 
 
@@ -116,13 +115,13 @@ class Convolution2DLayer(Layer):
             if self.Weights.ndim > 4 or shape != (fh, fw, c, f):
                 raise ValueError(f"{where}: Weights must have size {fh}x{fw}x"
                                  f"{'C' if self.NumChannels == 'auto' else c}x{f} (FilterSize x "
-                                 f"NumChannels x NumFilters), got {size_x(self.Weights.shape)}.")
+                                 f"NumChannels x NumFilters), got {size_str(self.Weights.shape)}.")
             self.Weights = self.Weights.reshape(shape) if self.Weights.ndim < 4 else self.Weights
             self.NumChannels = shape[2]
         if self.Bias is not None:
             if self.Bias.size != f:
                 raise ValueError(f"{where}: Bias must have {f} elements (1x1xNumFilters), got "
-                                 f"size {size_x(self.Bias.shape)}.")
+                                 f"size {size_str(self.Bias.shape)}.")
             self.Bias = self.Bias.reshape(1, 1, f)
 
     def initialize(self, input_size: tuple[int, ...], fmt: str) -> tuple[tuple[int, ...], str]:
@@ -130,7 +129,7 @@ class Convolution2DLayer(Layer):
         if self.NumChannels not in ("auto", c):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) has NumChannels "
                              f"{self.NumChannels} but its input has {c} channels (input size "
-                             f"{size_x(input_size)}).")
+                             f"{size_str(input_size)}).")
         self.NumChannels = c
         (fh, fw), f = self.FilterSize, self.NumFilters
         if self.Weights is None:
@@ -152,7 +151,7 @@ class Convolution2DLayer(Layer):
         size = self.FilterSize + ((self.NumChannels,) if self.NumChannels != "auto" else ())
         dilation = "" if self.DilationFactor == (1, 1) else \
             f", dilation factor {mat2str(list(self.DilationFactor))}"
-        return (f"{self.NumFilters} {size_x(size)} convolutions with stride "
+        return (f"{self.NumFilters} {size_str(size)} convolutions with stride "
                 f"{mat2str(list(self.Stride))}{dilation} and padding {_padding_text(self)}")
 
     def _groups(self) -> list:
@@ -207,7 +206,7 @@ class _PoolingLayer(Layer):
         return (ho, wo, c) + tuple(input_size[3:]), fmt
 
     def description(self) -> str:
-        return (f"{size_x(self.PoolSize)} {self.kind} pooling with stride "
+        return (f"{size_str(self.PoolSize)} {self.kind} pooling with stride "
                 f"{mat2str(list(self.Stride))} and padding {_padding_text(self)}")
 
     def _hyper(self) -> list[tuple[str, str]]:

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_choice, check_positive_int, format_value
+from .._matlab import check_choice, check_positive_int, format_value, size_str
 from ..backend import array_module, to_module
 from ..core import dlarray
 from ..data import feature_rows
-from .base import Layer, Spec, check_input, name_option, parse_options, register_layer, show, size_x
+from .base import Layer, Spec, check_input, name_option, parse_options, register_layer, show
 
 __all__ = ["imageInputLayer", "featureInputLayer", "ImageInputLayer", "FeatureInputLayer"]
 
@@ -95,8 +95,8 @@ class InputLayer(Layer):
         if a.size == math.prod(size) and len(size) > 1 and padded[:len(size)] == size:
             return a.reshape(size)
         raise ValueError(f"{name} must be a scalar, have one value per channel "
-                         f"({channels}) or have the input size {size_x(size)}, got an array of "
-                         f"size {size_x(a.shape) or '1x1'}.")
+                         f"({channels}) or have the input size {size_str(size)}, got an array of "
+                         f"size {size_str(a.shape) or '1x1'}.")
 
     # ---- network hooks ------------------------------------------------------------------------
     def initialize(self, input_size: Any = None, fmt: Any = None) -> tuple[tuple[int, ...], str]:
@@ -114,7 +114,7 @@ class InputLayer(Layer):
             if X.ndim > len(self.fmt):
                 raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects data of at "
                                  f"most {len(self.fmt)} dimensions ({self._layout(raw=True)}), "
-                                 f"got size {size_x(X.shape)}.")
+                                 f"got size {size_str(X.shape)}.")
             X = self._label(X)
         elif X.fmt == self.fmt[:-1]:
             X = dlarray(X, self.fmt)  # one observation: add the batch dimension
@@ -124,8 +124,8 @@ class InputLayer(Layer):
         X = check_input(self, X, (self.fmt,))
         if tuple(X.shape[:-1]) != self.sample_size:
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects input of size "
-                             f"{size_x(self.sample_size)} ({self._layout()}), got "
-                             f"{size_x(X.shape[:-1])} (input size {size_x(X.shape)}, format "
+                             f"{size_str(self.sample_size)} ({self._layout()}), got "
+                             f"{size_str(X.shape[:-1])} (input size {size_str(X.shape)}, format "
                              f"'{X.fmt}').")
         return self._normalize(X)
 
@@ -146,7 +146,7 @@ class InputLayer(Layer):
             n = self.sample_size[0]
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects raw data of size "
                              f"N x {n} (observations x features, one row per observation), got "
-                             f"{size_x(X.shape)}; give a formatted dlarray (e.g. dlarray(X, "
+                             f"{size_str(X.shape)}; give a formatted dlarray (e.g. dlarray(X, "
                              "\"CB\")) for data with the features in columns")
         return dlarray(X, "BC")
 
@@ -198,7 +198,7 @@ class InputLayer(Layer):
             x = x[..., None]
         if tuple(x.shape[:-1]) != size:
             raise ValueError(f"fit_normalization: layer '{self.Name}' expects data of size "
-                             f"{size_x(size)} x N ({self._layout()}), got {size_x(x.shape)}.")
+                             f"{size_str(size)} x N ({self._layout()}), got {size_str(x.shape)}.")
         axes = self._axes(len(size))
         if "Mean" in needs:
             mean, std = _moments(x, axes)
@@ -267,7 +267,7 @@ class ImageInputLayer(InputLayer):
         return tuple(self.InputSize)
 
     def description(self) -> str:
-        return f"{size_x(self.InputSize)} images{self._suffix()}"
+        return f"{size_str(self.InputSize)} images{self._suffix()}"
 
     def _groups(self) -> list:
         return [(None, [("Name", show(self.Name)), ("InputSize", show(self.InputSize))]),

@@ -12,9 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_in_range, check_positive_int, check_positive_real, format_value
+from .._matlab import (
+    check_in_range,
+    check_positive_int,
+    check_positive_real,
+    format_value,
+    size_str,
+)
 from ..core import dlarray
-from ..ops.norm import batchnorm, groupnorm, instancenorm, layernorm
+from ..ops import batchnorm, groupnorm, instancenorm, layernorm
 from .base import (
     Layer,
     Spec,
@@ -28,7 +34,6 @@ from .base import (
     register_layer,
     run_check,
     show,
-    size_x,
 )
 from .initializers import check_initializer, initialize
 
@@ -80,12 +85,12 @@ class _NormalizationLayer(Layer):
     def initialize(self, input_size: tuple[int, ...], fmt: str) -> tuple[tuple[int, ...], str]:
         if "C" not in fmt:
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) needs input with a channel "
-                             f"('C') dimension, got format '{fmt}' of size {size_x(input_size)}.")
+                             f"('C') dimension, got format '{fmt}' of size {size_str(input_size)}.")
         c = input_size[fmt.index("C")]
         if self.NumChannels not in ("auto", c):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) has {self.NumChannels} "
                              f"channels but its input has {c} (input size "
-                             f"{size_x(input_size)}, format '{fmt}').")
+                             f"{size_str(input_size)}, format '{fmt}').")
         self.NumChannels = c
         shape = self._param_shape(fmt, c)
         for name in type(self).learnables + type(self).states:

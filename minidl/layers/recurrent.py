@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_choice, check_positive_int, format_value
+from .._matlab import check_choice, check_positive_int, format_value, size_str
 from ..backend import active_module, array_module, to_module
 from ..core import dlarray
 from ..ops import RESET_GATE_MODES, concatenate, gru, lstm
@@ -45,7 +45,6 @@ from .base import (
     register_layer,
     run_check,
     show,
-    size_x,
 )
 from .initializers import WEIGHT_INITIALIZERS, check_initializer, initialize
 from .input import InputLayer, input_options
@@ -98,7 +97,7 @@ class SequenceInputLayer(InputLayer):
         if data.ndim != 3:
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects raw sequence data "
                              f"S x C (one sequence) or N x S x C (observations x time steps x "
-                             f"channels), got size {size_x(data.shape)}; or give a formatted "
+                             f"channels), got size {size_str(data.shape)}; or give a formatted "
                              "dlarray, e.g. dlarray(X, \"CBT\")")
         return dlarray._wrap(data.transpose(2, 0, 1), "CBT")  # N x S x C -> C x N x S
 
@@ -108,7 +107,7 @@ class SequenceInputLayer(InputLayer):
         if C != self.InputSize:
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects sequences with "
                              f"{self.InputSize} channels, got {C} (input size "
-                             f"{size_x(X.shape)}, format 'CBT').")
+                             f"{size_str(X.shape)}, format 'CBT').")
         if T < self.MinLength:
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects sequences of at "
                              f"least MinLength = {self.MinLength} time steps, got {T}.")
@@ -217,28 +216,28 @@ class _RecurrentLayer(Layer):
             if W.ndim != 2 or W.shape[0] != G * H or self.InputSize not in ("auto", W.shape[1]):
                 raise ValueError(f"{where}: InputWeights must have size {G * H}x"
                                  f"{'InputSize' if self.InputSize == 'auto' else self.InputSize}"
-                                 f" ({G}*NumHiddenUnits x InputSize), got {size_x(W.shape)}.")
+                                 f" ({G}*NumHiddenUnits x InputSize), got {size_str(W.shape)}.")
             self.InputSize = W.shape[1]
         if R is not None and tuple(R.shape) != (G * H, H):
             raise ValueError(f"{where}: RecurrentWeights must have size {G * H}x{H} "
-                             f"({G}*NumHiddenUnits x NumHiddenUnits), got {size_x(R.shape)}.")
+                             f"({G}*NumHiddenUnits x NumHiddenUnits), got {size_str(R.shape)}.")
         if b is not None:
             if b.size != self.bias_size:
                 raise ValueError(f"{where}: Bias must have {self.bias_size} elements "
                                  f"({self.bias_size // H}*NumHiddenUnits x 1), got size "
-                                 f"{size_x(b.shape)}.")
+                                 f"{size_str(b.shape)}.")
             self.Bias = b.reshape(self.bias_size, 1)
         rows = self.state_rows
         for s in self.states:
             v = getattr(self, s)
             if v is not None and (v.ndim != 2 or v.shape[0] != rows):
                 raise ValueError(f"{where}: {s} must be {self._rows_text()} x 1 ({rows}x1), "
-                                 f"got size {size_x(v.shape)}.")
+                                 f"got size {size_str(v.shape)}.")
 
     def _input_channels(self, input_size: tuple[int, ...], fmt: str) -> int:
         if "C" not in fmt or set(fmt) - set("CBT"):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) expects sequence input "
-                             f"with format 'CBT' (or 'CB'), got size {size_x(input_size)} with "
+                             f"with format 'CBT' (or 'CB'), got size {size_str(input_size)} with "
                              f"format '{fmt}'.")
         return int(input_size[fmt.index("C")])
 
@@ -250,7 +249,7 @@ class _RecurrentLayer(Layer):
         if self.InputSize not in ("auto", n_in):
             raise ValueError(f"layer '{self.Name}' ({self.type_name}) has InputSize "
                              f"{self.InputSize} but its input has {n_in} channels (input size "
-                             f"{size_x(input_size)}, format '{fmt}').")
+                             f"{size_str(input_size)}, format '{fmt}').")
         self.InputSize = n_in
         H, G = self.NumHiddenUnits, self.gates
         if self.InputWeights is None:
@@ -296,7 +295,7 @@ class _RecurrentLayer(Layer):
                 v = dlarray._wrap(array_module(X._data).zeros((H, 1), dtype=X.dtype))
             elif v.size not in (H, H * n):
                 raise ValueError(f"layer '{self.Name}' ({self.type_name}) has {s} of size "
-                                 f"{size_x(v.shape)}, from a mini-batch of {v.shape[-1]} "
+                                 f"{size_str(v.shape)}, from a mini-batch of {v.shape[-1]} "
                                  f"observations, but this input has {n}: it must be {H}x1 "
                                  f"(shared by all observations) or {H}x{n}; set net.State back "
                                  f"to {H}x1 values to reset it.")

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, to_module
-from ..backend.threads import MIN_CHUNK, chunk_bounds, in_parallel, thread_count
+from ..backend import MIN_CHUNK, array_module, chunk_bounds, in_parallel, thread_count, to_module
 from ..core import dlarray
 from ..data import Observations
 from ..layers import (

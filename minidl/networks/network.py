@@ -41,8 +41,7 @@ from typing import Any
 import numpy as np
 
 from .._matlab import format_properties, parse_name_value, size_str
-from ..backend import active_module, array_module, generator, to_module, tune_malloc
-from ..backend import threads as parallel
+from ..backend import active_module, array_module, generator, scope, to_module, tune_malloc
 from ..core import dlarray
 from ..layers import InputLayer, Layer, LayerArray, input_names, move_params
 from .graph import (
@@ -418,7 +417,7 @@ class dlnetwork(Graph):
         ``Outputs=[...]`` naming several layers), a tuple in that order.
         """
         inputs = self._inputs(X, "predict")
-        with parallel.scope():  # the layers' ops may use several threads (minidl.parallel)
+        with scope():  # the layers' ops may use several threads (minidl.parallel)
             if self._chain and Outputs is None:
                 Y = inputs[0]
                 for layer in pool_before_relu(self._layers):
@@ -433,7 +432,7 @@ class dlnetwork(Graph):
         several outputs, (Y1, ..., YN, state), as MATLAB's ``[Y1,...,YN,state] = forward(...)``."""
         inputs = self._inputs(X, "forward")
         updates: dict[tuple[str, str], Any] = {}
-        with parallel.scope():  # the layers' ops may use several threads (minidl.parallel)
+        with scope():  # the layers' ops may use several threads (minidl.parallel)
             if self._chain and Outputs is None:
                 Y = inputs[0]
                 for layer in pool_before_relu(self._layers):

@@ -18,8 +18,7 @@ import numbers
 from typing import Any
 
 from .._matlab import format_value, mat2str, parse_name_value, to_padding, to_pair
-from ..backend import array_module
-from ..backend.threads import in_parallel, op_chunks, sum_parts
+from ..backend import array_module, in_parallel, op_chunks, sum_parts
 from ..core import channels_last, dlarray, from_channels_last, is_tracing, record
 
 __all__ = ["dlconv", "maxpool", "avgpool"]

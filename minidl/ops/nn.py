@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._matlab import check_positive_int, parse_name_value, size_str
-from ..backend import array_module, to_module
-from ..backend.threads import matmul
+from ..backend import array_module, matmul, to_module
 from ..core import dlarray, inverse_permutation, record
 from .args import grad_like, labelled, op_options, per_channel
 

@@ -38,8 +38,7 @@ import math
 from typing import Any
 
 from .._matlab import check_in_range, check_positive_int, check_positive_real
-from ..backend import array_module
-from ..backend.threads import in_parallel, op_chunks, sum_parts
+from ..backend import array_module, in_parallel, op_chunks, sum_parts
 from ..core import channels_last, dlarray, from_channels_last, record
 from .args import any_traced as _traced
 from .args import grad_like as _own_grad

@@ -38,8 +38,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import array_module
-from ..backend.threads import matmul
+from ..backend import array_module, matmul
 from ..core import dlarray, inverse_permutation, record
 from .activations import sigmoid_kernel
 from .args import grad_like, labelled, op_options

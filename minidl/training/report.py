@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._matlab import format_properties
-from ..networks.io import save as save_network
+from ..networks import save as save_network
 
 __all__ = ["format_number", "format_time", "metric_label", "VerboseTable", "HistoryTable",
            "TrainingInfo", "CheckpointWriter"]

@@ -34,8 +34,15 @@ from typing import Any
 import numpy as np
 
 from .._matlab import format_value
-from ..backend import active_module, array_module, generator, to_module, using_backend
-from ..backend.threads import in_parallel, sum_parts
+from ..backend import (
+    active_module,
+    array_module,
+    generator,
+    in_parallel,
+    sum_parts,
+    to_module,
+    using_backend,
+)
 from ..core import dlarray, dlfeval, dlgradient, tree_flatten
 from ..data import Observations, is_datastore
 from ..layers import BatchNormalizationLayer
@@ -49,7 +56,7 @@ from ..networks import (
     predict_chunks,
     split_plan,
 )
-from ..ops import loss as losses
+from ..ops import crossentropy, huber, l1loss, l2loss
 from .evaluate import execution_module
 from .metrics import metric_value, weighted_means
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
@@ -140,11 +147,11 @@ def loss_function(loss: Any) -> tuple[LossFcn, str]:
         return loss, ""
     name = ALIASES.get(loss.lower()) if isinstance(loss, str) else None
     if name in ("crossentropy", "index-crossentropy"):  # index targets arrive one-hot
-        return losses.crossentropy, name
+        return crossentropy, name
     if name == "binary-crossentropy":
-        return (lambda Y, T: losses.crossentropy(Y, T, ClassificationMode="multilabel")), name
+        return (lambda Y, T: crossentropy(Y, T, ClassificationMode="multilabel")), name
     if name is not None:
-        return {"mse": losses.l2loss, "mae": losses.l1loss, "huber": losses.huber}[name], name
+        return {"mse": l2loss, "mae": l1loss, "huber": huber}[name], name
     shown = f'"{loss}"' if isinstance(loss, str) else format_value(loss)
     raise ValueError(f"trainnet: unknown loss function {shown}: valid names are "
                      + ", ".join(f'"{n}"' for n in ALIASES) + ", or give a function handle "
