@@ -93,6 +93,8 @@ from .network import (
     removeLayers,
     replaceLayer,
 )
+from .onnx_export import exportONNXNetwork
+from .onnx_import import importNetworkFromONNX
 from .ops import exp, leakyrelu, log, maximum, minimum, relu, sigmoid, sqrt, tanh
 from .ops.conv import avgpool, dlconv, maxpool
 from .ops.loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
@@ -140,7 +142,7 @@ __all__ = [
     "dlnetwork", "Table", "predict", "forward", "initialize", "analyzeNetwork", "summary",
     "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",
     "layerGraph", "LayerGraph",
-    "save", "load",
+    "save", "load", "exportONNXNetwork", "importNetworkFromONNX",
     # training and evaluation
     "trainingOptions", "trainnet", "TrainingInfo",
     "piecewiseLearnRate", "warmupLearnRate", "polynomialLearnRate", "exponentialLearnRate",
