@@ -25,7 +25,8 @@ SECTIONS = [
     ("Layers", "Layer constructors and the Layer base class for custom layers.",
      ("minidl.layers",)),
     ("Networks", "`dlnetwork` (a chain or a graph), its forward and predict, its tables, saving "
-     "and loading.", ("minidl.network", "minidl.graph", "minidl.table", "minidl.io")),
+     "and loading.", ("minidl.network", "minidl.graph", "minidl.table", "minidl.io",
+                                 "minidl.onnx_export", "minidl.onnx_import")),
     ("Training", "Solver options, learning-rate schedules, `trainnet`, and the update "
      "functions and progress monitor of custom loops.",
      ("minidl.training_options", "minidl.lr_schedules", "minidl.trainnet", "minidl.monitor",

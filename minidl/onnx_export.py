@@ -222,6 +222,8 @@ def _groupnorm(w: _Writer, s: _Site) -> str:
                                                                         layer.NumGroups)
     if groups == layer.NumChannels and s.fmt == "SSCB":
         return _instancenorm(w, s)
+    if groups == 1:  # one group of all channels is layer normalization
+        return _layernorm(w, s)
     return _grouped_norm(w, s, int(groups))
 
 

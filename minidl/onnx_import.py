@@ -277,7 +277,9 @@ def _network(st: _State) -> Any:
         if name not in keep:
             keep.add(name)
             stack += st.specs[name].inputs
-    specs = [s for s in st.specs.values() if s.name in keep]
+    # outputs last, in the model's order: a dlnetwork lists its outputs in layer order
+    specs = [s for s in st.specs.values() if s.name in keep and s.name not in ends]
+    specs += [st.specs[name] for name in ends]
     readers = {src for s in specs for src in s.inputs}
     for end in ends:
         if end in readers:

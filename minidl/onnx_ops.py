@@ -487,7 +487,7 @@ def _arith(st: Any, node: Any) -> None:
                             "normalization) when nothing else reads that layer's output")
     if spec.kind == "input":
         full = _broadcast(st, node, c, r)
-        spec.kw["ops"].append((node.op_type, full, _stat_kind(c, full)))
+        spec.kw["ops"].append((node.op_type, full, _stat_kind(c, full), node.input[1]))
     else:
         _fold(st, node, spec, _channel_vector(st, node, c, r))
     spec.out = node.output[0]
@@ -501,8 +501,10 @@ _FOLD_TARGETS = {"convolution2dLayer": ("Weights", "Bias"),
 def _fold(st: Any, node: Any, spec: _Spec, v: np.ndarray) -> None:
     """y = op(layer(x), v) per channel, as new parameters of the layer."""
     op = node.op_type
-    mul = {"Mul": v, "Div": 1 / v}.get(op)
-    add = {"Add": v, "Sub": -v}.get(op)
+    if op == "Div" and np.any(v == 0):
+        raise st.fail(node, "division by zero")
+    mul = v if op == "Mul" else 1 / v if op == "Div" else None
+    add = v if op == "Add" else -v if op == "Sub" else None
     scale, shift = _FOLD_TARGETS.get(spec.kind, ("Scale", "Offset"))
     if spec.kind not in _FOLD_TARGETS and "Normalization" not in spec.kind:
         raise st.fail(node, f"{op} by a constant after a {spec.kind} has no minidl layer")
@@ -587,8 +589,8 @@ def _stat(full: np.ndarray, kind: str, image: bool) -> np.ndarray:
 
 def _normalization(ops: list, image: bool) -> dict[str, Any]:
     """The input layer's Normalization options from the constant steps after the input."""
-    names = [op for op, _, _ in ops]
-    dimension = max((k for _, _, k in ops), key=["all", "channel", "element"].index,
+    names = [op for op, *_ in ops]
+    dimension = max((k for _, _, k, _ in ops), key=["all", "channel", "element"].index,
                     default="all")
     kw = {"NormalizationDimension": {"all": "all", "channel": "channel",
                                      "element": "element"}[dimension]}
@@ -600,6 +602,9 @@ def _normalization(ops: list, image: bool) -> dict[str, Any]:
         return {"Normalization": "none"}
     if names == ["Sub"]:
         return {**kw, "Normalization": "zerocenter", "Mean": s(0)}
+    if names == ["Sub", "Div"] and ops[1][3].endswith("/Range"):  # minidl's own export
+        return {**kw, "Normalization": "rescale-zero-one", "Min": s(0),
+                "Max": (s(0) + s(1)).astype(np.float32)}
     if names == ["Sub", "Div"]:
         return {**kw, "Normalization": "zscore", "Mean": s(0), "StandardDeviation": s(1)}
     if names == ["Sub", "Div", "Mul", "Sub"] and np.all(ops[2][1] == 2) \
@@ -613,7 +618,7 @@ def _normalization(ops: list, image: bool) -> dict[str, Any]:
 def _affine(ops: list, image: bool) -> dict[str, Any]:
     """Any other run of Add/Sub/Mul/Div as y = a·x + b, written as zerocenter or zscore."""
     a, b = np.float64(1), np.float64(0)
-    for op, c, _ in ops:
+    for op, c, _, _ in ops:
         if op in ("Mul", "Div"):
             f = c if op == "Mul" else 1 / c
             a, b = a * f, b * f
@@ -621,8 +626,9 @@ def _affine(ops: list, image: bool) -> dict[str, Any]:
             b = b + (c if op == "Add" else -c)
     shape = np.broadcast_shapes(np.shape(a), np.shape(b))
     a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
-    kind = "element" if any(k == "element" for _, _, k in ops) else "channel"
-    kind = "all" if all(k == "all" for _, _, k in ops) else kind
+    kinds = [k for _, _, k, _ in ops]
+    kind = "all" if all(k == "all" for k in kinds) else \
+        "element" if "element" in kinds else "channel"
     if np.all(a == 1):
         return {"Normalization": "zerocenter", "Mean": _stat(-b, kind, image)}
     if np.any(a == 0):
