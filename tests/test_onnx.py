@@ -366,3 +366,317 @@ def test_missing_onnx_says_what_to_install(monkeypatch, tmp_path):
         dl.exportONNXNetwork(_image_net([dl.reluLayer()]), str(tmp_path / "x.onnx"))
     with pytest.raises(ImportError, match=r"pip install minidl\[onnx\]"):
         dl.importNetworkFromONNX(str(tmp_path / "x.onnx"))
+
+
+# ---- import of hand-built ONNX graphs -------------------------------------------------------
+
+def _model(nodes, inits, x_shape, out_rank, opset=13, x_type=TensorProto.FLOAT):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", x_type, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None] * out_rank)],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+    opsets = [helper.make_opsetid("", opset)]
+    return helper.make_model(graph, opset_imports=opsets,
+                             ir_version=max(4, helper.find_min_ir_version_for(opsets)))
+
+
+def _check_import(tmp_path, nodes, inits, x_shape, out_rank, opset=13):
+    """Import the model and compare with onnxruntime on the same file; returns the network."""
+    path = tmp_path / "h.onnx"
+    onnx.save(_model(nodes, inits, x_shape, out_rank, opset), str(path))
+    X = _rand(*[2 if d is None else d for d in x_shape])
+    y = _ort(path, X)[0]
+    net = dl.importNetworkFromONNX(str(path))
+    Xm = X.transpose(2, 3, 1, 0) if X.ndim == 4 else X
+    if X.ndim == 4 and x_shape[3] == 3 and nodes[0].op_type == "Transpose":  # NHWC input
+        Xm = X.transpose(1, 2, 3, 0)
+    _close(_predict(net, Xm), _from_onnx(y))
+    return net
+
+
+def N(op, ins, name=None, out=None, **attrs):
+    """A node named ``name`` whose output is ``out`` (default: its name, else "y")."""
+    return helper.make_node(op, ins, [out or name or "y"], name=name or op.lower(), **attrs)
+
+
+W3 = _rand(4, 3, 3, 3)
+B4 = _rand(4)
+
+
+@pytest.mark.parametrize("attrs", [
+    {}, {"pads": [1, 0, 2, 1]}, {"auto_pad": "SAME_UPPER"}, {"auto_pad": "SAME_LOWER"},
+    {"auto_pad": "VALID", "strides": [2, 1]}, {"auto_pad": "SAME_UPPER", "strides": [2, 2]},
+    {"dilations": [2, 1], "pads": [2, 1, 2, 1]}, {"kernel_shape": [3, 3]},
+], ids=str)
+def test_import_conv(attrs, tmp_path):
+    nodes = [N("Conv", ["x", "W", "B"], **attrs)]
+    _check_import(tmp_path, nodes, {"W": W3, "B": B4}, [None, 3, 8, 7], 4)
+
+
+def test_import_conv_without_bias_and_with_even_same_filter(tmp_path):
+    nodes = [N("Conv", ["x", "W"], auto_pad="SAME_LOWER")]
+    _check_import(tmp_path, nodes, {"W": _rand(2, 3, 4, 2)}, [None, 3, 7, 6], 4)
+
+
+def test_import_pytorch_style_conv_bn_relu_pool_flatten_linear(tmp_path):
+    """What torch.onnx.export writes for Conv-BN(folded)-ReLU-MaxPool-Flatten-Linear in eval
+    mode: the BN is already in the Conv weights; Flatten reads C, H, W row-major."""
+    nodes = [N("Conv", ["x", "W", "B"], "c", pads=[1, 1, 1, 1]), N("Relu", ["c"], "r"),
+             N("MaxPool", ["r"], "p", kernel_shape=[2, 2], strides=[2, 2]),
+             N("Flatten", ["p"], "f", axis=1), N("Gemm", ["f", "L", "b"], "y", transB=1)]
+    inits = {"W": W3, "B": B4, "L": _rand(5, 4 * 3 * 4), "b": _rand(5)}
+    net = _check_import(tmp_path, nodes, inits, [None, 3, 6, 8], 2)
+    assert [type(la).__name__ for la in net.Layers][-1] == "FullyConnectedLayer"
+
+
+@pytest.mark.parametrize("opset", [9, 15])
+def test_import_batchnorm_after_add(opset, tmp_path):
+    nodes = [N("Conv", ["x", "W", "B"], "c1"), N("Conv", ["x", "W"], "c2"),
+             N("Add", ["c1", "c2"], "a"),
+             N("BatchNormalization", ["a", "s", "o", "m", "v"], "y", epsilon=1e-3)]
+    inits = {"W": W3, "B": B4, "s": _rand(4), "o": _rand(4), "m": _rand(4),
+             "v": _rand(4, lo=0.5, hi=2)}
+    _check_import(tmp_path, nodes, inits, [None, 3, 5, 5], 4, opset)
+
+
+@pytest.mark.parametrize("transB", [0, 1])
+def test_import_gemm(transB, tmp_path):
+    w = _rand(6, 4) if transB else _rand(4, 6)
+    nodes = [N("Gemm", ["x", "W", "b"], transB=transB, alpha=0.5, beta=2.0)]
+    _check_import(tmp_path, nodes, {"W": w, "b": _rand(6)}, [None, 4], 2)
+
+
+def test_import_matmul_add_and_reshape_flatten(tmp_path):
+    nodes = [N("Reshape", ["x", "s"], "f"), N("MatMul", ["f", "W"], "m"),
+             N("Add", ["m", "b"], "y")]
+    inits = {"s": np.array([0, -1], np.int64), "W": _rand(2 * 3 * 4, 5), "b": _rand(5)}
+    _check_import(tmp_path, nodes, inits, [None, 2, 3, 4], 2)
+
+
+@pytest.mark.parametrize("opset, axis", [(11, None), (11, 1), (13, None), (13, -1), (13, 1)])
+def test_import_softmax_on_features(opset, axis, tmp_path):
+    kw = {} if axis is None else {"axis": axis}
+    nodes = [N("Gemm", ["x", "W"], "g", transB=1), N("Softmax", ["g"], **kw)]
+    _check_import(tmp_path, nodes, {"W": _rand(3, 4)}, [None, 4], 2, opset)
+
+
+def test_import_softmax_over_image_channels(tmp_path):
+    _check_import(tmp_path, [N("Softmax", ["x"], axis=1)], {}, [None, 3, 4, 5], 4, 13)
+
+
+def test_import_softmax_over_width_is_refused(tmp_path):
+    path = tmp_path / "s.onnx"
+    onnx.save(_model([N("Softmax", ["x"], "sm", "y")], {}, [None, 3, 4, 5], 4, 13), str(path))
+    with pytest.raises(ValueError, match=r"'sm' \(Softmax\)"):
+        dl.importNetworkFromONNX(str(path))
+
+
+@pytest.mark.parametrize("case", ["sub_div", "mul_sub", "sub_only", "per_element"])
+def test_import_input_normalization_constants(case, tmp_path):
+    m, s = _rand(1, 3, 1, 1, lo=0, hi=0.5), _rand(3, 1, 1, lo=0.5, hi=2)
+    nodes, inits = {
+        "sub_div": ([N("Sub", ["x", "m"], "a"), N("Div", ["a", "s"], "n")], {"m": m, "s": s}),
+        "mul_sub": ([N("Mul", ["x", "two"], "a"), N("Sub", ["a", "one"], "n")],
+                    {"two": np.float32(2), "one": np.float32(1)}),
+        "sub_only": ([N("Sub", ["x", "m"], "n")], {"m": m}),
+        "per_element": ([N("Sub", ["x", "e"], "a"), N("Div", ["a", "s"], "n")],
+                        {"e": _rand(3, 4, 5), "s": s}),
+    }[case]
+    nodes = nodes + [N("Conv", ["n", "W", "B"], "y")]
+    _check_import(tmp_path, nodes, {**inits, "W": W3, "B": B4}, [None, 3, 4, 5], 4)
+
+
+def test_import_nhwc_input_transposed(tmp_path):
+    nodes = [N("Transpose", ["x"], "t", perm=[0, 3, 1, 2]), N("Conv", ["t", "W", "B"], "y")]
+    net = _check_import(tmp_path, nodes, {"W": W3, "B": B4}, [None, 5, 4, 3], 4)
+    assert tuple(net.Layers[0].InputSize) == (5, 4, 3)
+
+
+def test_import_transpose_pair_that_cancels(tmp_path):
+    nodes = [N("Transpose", ["x"], "t1", perm=[0, 2, 3, 1]),
+             N("Transpose", ["t1"], "t2", perm=[0, 3, 1, 2]), N("Relu", ["t2"], "y")]
+    _check_import(tmp_path, nodes, {}, [None, 3, 4, 5], 4)
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_import_pytorch_groupnorm_pattern(opset, tmp_path):
+    """Reshape -> InstanceNormalization -> Reshape -> Mul -> Add, as PyTorch writes GroupNorm
+    before opset 18."""
+    nodes = [N("Reshape", ["x", "g"], "r1"),
+             N("InstanceNormalization", ["r1", "one", "zero"], "in", epsilon=1e-5),
+             N("Reshape", ["in", "shape"], "r2"), N("Mul", ["r2", "s"], "m"),
+             N("Add", ["m", "o"], "y")]
+    inits = {"g": np.array([0, 2, -1], np.int64), "one": np.ones(2, np.float32),
+             "zero": np.zeros(2, np.float32), "shape": np.array([0, 4, 3, 5], np.int64),
+             "s": _rand(4, 1, 1), "o": _rand(4, 1, 1)}
+    net = _check_import(tmp_path, nodes, inits, [None, 4, 3, 5], 4, opset)
+    assert type(net.Layers[1]).__name__ == "GroupNormalizationLayer"
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_import_group_normalization_operator(opset, tmp_path):
+    n = 2 if opset < 21 else 4  # opsets 18-20: one scale per group; 21: per channel
+    nodes = [N("GroupNormalization", ["x", "s", "o"], num_groups=2, epsilon=1e-4)]
+    _check_import(tmp_path, nodes, {"s": _rand(n), "o": _rand(n)}, [None, 4, 3, 5], 4, opset)
+
+
+@pytest.mark.parametrize("rank", [2, 4])
+def test_import_layer_normalization_operator(rank, tmp_path):
+    shape = [None, 4] if rank == 2 else [None, 4, 3, 5]
+    full = (4,) if rank == 2 else (4, 3, 5)
+    s = np.broadcast_to(_rand(*((4,) if rank == 2 else (4, 1, 1))), full).copy()
+    nodes = [N("LayerNormalization", ["x", "s", "o"], axis=1 if rank == 4 else -1)]
+    o = np.broadcast_to(_rand(*s.shape[:1], *([1, 1] if rank == 4 else [])), full).copy()
+    _check_import(tmp_path, nodes, {"s": s, "o": o}, shape, rank, 17)
+
+
+def test_import_instance_norm_and_activations_and_pools(tmp_path):
+    nodes = [N("InstanceNormalization", ["x", "s", "o"], "i"), N("LeakyRelu", ["i"], "l",
+                                                                   alpha=0.2),
+             N("Sigmoid", ["l"], "sg"), N("Tanh", ["sg"], "t"),
+             N("AveragePool", ["t"], "ap", kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+               count_include_pad=1),
+             N("AveragePool", ["ap"], "ap2", kernel_shape=[2, 2], pads=[1, 0, 0, 1]),
+             N("MaxPool", ["ap2"], "mp", kernel_shape=[2, 3], strides=[1, 2], pads=[1, 1, 0, 1]),
+             N("Identity", ["mp"], "id"), N("GlobalMaxPool", ["id"], "gm"),
+             N("GlobalAveragePool", ["id"], "ga"), N("Concat", ["gm", "ga"], "y", axis=1)]
+    _check_import(tmp_path, nodes, {"s": _rand(3), "o": _rand(3)}, [None, 3, 6, 7], 4)
+
+
+@pytest.mark.parametrize("opset", [10, 13])
+def test_import_pad_before_conv_and_pool(opset, tmp_path):
+    pads = [0, 0, 1, 2, 0, 0, 2, 0]
+    if opset < 11:
+        nodes = [N("Pad", ["x"], "p", pads=pads, value=0.0), N("Pad", ["c"], "p2", pads=pads,
+                                                                value=0.5)]
+        inits = {}
+    else:
+        nodes = [N("Pad", ["x", "pads", "zero"], "p"), N("Pad", ["c", "pads", "half"], "p2")]
+        inits = {"pads": np.array(pads, np.int64), "zero": np.float32(0),
+                 "half": np.float32(0.5)}
+    nodes = [nodes[0], N("Conv", ["p", "W", "B"], "c"), nodes[1],
+             N("AveragePool", ["p2"], "y", kernel_shape=[3, 3])]
+    _check_import(tmp_path, nodes, {**inits, "W": W3, "B": B4}, [None, 3, 6, 6], 4, opset)
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_import_dropout_sum_concat_and_constant_node(opset, tmp_path):
+    ratio = [] if opset < 12 else ["ratio"]
+    nodes = [helper.make_node("Constant", [], ["W"], name="k",
+                              value=numpy_helper.from_array(_rand(5, 4), "W")),
+             N("Gemm", ["x", "W"], "g", transB=1),
+             N("Dropout", ["g", *ratio], "d", **({"ratio": 0.3} if opset < 12 else {})),
+             N("Relu", ["d"], "r"), N("Sum", ["d", "r", "g"], "s"),
+             N("Concat", ["s", "r"], "y", axis=-1)]
+    inits = {"ratio": np.float32(0.3)} if opset >= 12 else {}
+    net = _check_import(tmp_path, nodes, inits, [None, 4], 2, opset)
+    assert any(type(la).__name__ == "DropoutLayer" for la in net.Layers)
+
+
+def test_import_folds_per_channel_mul_add_into_conv(tmp_path):
+    nodes = [N("Conv", ["x", "W", "B"], "c"), N("Mul", ["c", "s"], "m"),
+             N("Add", ["m", "o"], "y")]
+    inits = {"W": W3, "B": B4, "s": _rand(4, 1, 1), "o": _rand(1, 4, 1, 1)}
+    net = _check_import(tmp_path, nodes, inits, [None, 3, 5, 5], 4)
+    assert len(net.Layers) == 2
+
+
+# ---- bad files -----------------------------------------------------------------------------
+
+def _saved(tmp_path, model, name="m.onnx"):
+    path = tmp_path / name
+    path.write_bytes(model.SerializeToString())
+    return str(path)
+
+
+def test_truncated_file_is_an_error(tmp_path):
+    p = tmp_path / "a.onnx"
+    dl.exportONNXNetwork(_image_net([dl.convolution2dLayer(3, 4)]), str(p))
+    data = p.read_bytes()
+    for cut in (len(data) // 2, len(data) - 7, 10):
+        p.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="importNetworkFromONNX"):
+            dl.importNetworkFromONNX(str(p))
+
+
+def test_not_an_onnx_file_and_missing_file(tmp_path):
+    p = tmp_path / "x.onnx"
+    p.write_bytes(b"\x00\xff" * 50)
+    with pytest.raises(ValueError, match="not a valid ONNX"):
+        dl.importNetworkFromONNX(str(p))
+    with pytest.raises(FileNotFoundError):
+        dl.importNetworkFromONNX(str(tmp_path / "none.onnx"))
+
+
+def test_wrong_types_are_errors(tmp_path):
+    m = _model([N("Relu", ["x"])], {}, [None, 3], 2, x_type=TensorProto.INT64)
+    m.graph.output[0].type.tensor_type.elem_type = TensorProto.INT64
+    with pytest.raises(ValueError, match="float32"):
+        dl.importNetworkFromONNX(_saved(tmp_path, m))
+    m = _model([N("Conv", ["x", "W"], "cv", "y")], {"W": np.ones((2, 3, 1, 1), np.int32)},
+               [None, 3, 4, 4], 4)
+    with pytest.raises(ValueError, match="'cv'.*int32"):
+        dl.importNetworkFromONNX(_saved(tmp_path, m))
+
+
+def test_absurd_shapes_are_errors(tmp_path):
+    m = _model([N("Relu", ["x"])], {}, [None, 3, 1 << 22, 1 << 22], 4)
+    with pytest.raises(ValueError, match="'x'"):
+        dl.importNetworkFromONNX(_saved(tmp_path, m))
+    m = _model([N("Gemm", ["x", "W"])], {}, [None, 3], 2)
+    m.graph.initializer.append(_tensor("W", [1 << 20, 1 << 20]))
+    with pytest.raises(ValueError, match="absurd"):
+        dl.importNetworkFromONNX(_saved(tmp_path, m))
+    m = _model([N("Gemm", ["x", "W"])], {"W": _rand(4, 3)}, [None, 3], 2)
+    m.graph.initializer[0].raw_data = m.graph.initializer[0].raw_data[:20]
+    with pytest.raises(ValueError, match="W.*(too small|truncated)"):
+        dl.importNetworkFromONNX(_saved(tmp_path, m))
+
+
+def test_unknown_operator_names_operator_and_node(tmp_path):
+    m = _model([N("Erf", ["x"], "myerf"), N("Relu", ["myerf"], "y")], {}, [None, 3], 2)
+    with pytest.raises(ValueError, match=r"'myerf' \(Erf\)"):
+        dl.importNetworkFromONNX(_saved(tmp_path, m))
+
+
+def test_unsupported_attribute_names_it(tmp_path):
+    m = _model([N("Conv", ["x", "W"], "gc", "y", group=3)], {"W": _rand(3, 1, 1, 1)},
+               [None, 3, 4, 4], 4)
+    with pytest.raises(ValueError, match=r"'gc' \(Conv\).*group"):
+        dl.importNetworkFromONNX(_saved(tmp_path, m))
+
+
+def _tensor(name, dims):
+    """A float tensor that declares ``dims`` but holds no data (as a corrupt file would)."""
+    t = TensorProto()
+    t.name, t.data_type = name, TensorProto.FLOAT
+    t.dims.extend(dims)
+    return t
+
+
+def _external(tmp_path, location):
+    m = _model([N("Gemm", ["x", "W"], "y", transB=1)], {}, [None, 3], 2)
+    t = _tensor("W", [2, 3])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", "0"), ("length", "24")):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    m.graph.initializer.append(t)
+    return m
+
+
+def test_external_data_next_to_the_model_is_read(tmp_path):
+    w = _rand(2, 3)
+    (tmp_path / "w.bin").write_bytes(w.tobytes())
+    net = dl.importNetworkFromONNX(_saved(tmp_path, _external(tmp_path, "w.bin")))
+    X = _rand(4, 3)
+    _close(_predict(net, X), w @ X.T)
+
+
+@pytest.mark.parametrize("location", ["../secret.bin", "/etc/passwd", "sub/../../secret.bin"])
+def test_external_data_outside_the_folder_is_refused(location, tmp_path):
+    (tmp_path / "secret.bin").write_bytes(b"\x00" * 24)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="outside the model's folder"):
+        dl.importNetworkFromONNX(_saved(folder, _external(folder, location)))
