@@ -38,13 +38,11 @@ from .onnx_common import (
 
 __all__ = ["exportONNXNetwork"]
 
-_REFUSED = {
-    "LSTMLayer": "ONNX has an LSTM operator, but minidl does not export sequence networks yet",
-    "BiLSTMLayer": "ONNX has an LSTM operator, but minidl does not export sequence networks yet",
-    "GRULayer": "ONNX has a GRU operator, but minidl does not export sequence networks yet",
-    "SequenceInputLayer": "minidl does not export sequence networks yet",
-    "FunctionLayer": "a Python function has no ONNX form",
-}
+_REFUSED = {"FunctionLayer": "a Python function has no ONNX form"}
+# layers that also take sequence ("CBT") data; the others are refused for it
+_SEQUENCE_OK = ("SequenceInputLayer", "LSTMLayer", "BiLSTMLayer", "GRULayer",
+                "FullyConnectedLayer", "ReLULayer", "LeakyReLULayer", "SigmoidLayer", "TanhLayer",
+                "SoftmaxLayer", "DropoutLayer", "AdditionLayer")
 
 
 @dataclass
@@ -53,6 +51,7 @@ class _Writer:
 
     onnx: Any
     opset: int
+    batch: Any = "N"
     nodes: list = field(default_factory=list)
     inits: list = field(default_factory=list)
 
@@ -62,10 +61,19 @@ class _Writer:
         self.inits.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, name: str, **attrs: Any) -> str:
-        """Append a node with one output; returns the output's name."""
-        self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=name, **attrs))
-        return output
+    def node(self, op: str, inputs: list[str], output: Any, name: str, **attrs: Any) -> str:
+        """Append a node with one output (or a list, "" for an unused one); returns the first
+        output used."""
+        outputs = output if isinstance(output, list) else [output]
+        self.nodes.append(self.onnx.helper.make_node(op, inputs, outputs, name=name, **attrs))
+        return next(o for o in outputs if o)
+
+    def squeeze(self, x: str, axis: int, output: str, name: str) -> str:
+        """Squeeze one axis: an attribute before opset 13, an input from 13 on."""
+        if self.opset < 13:
+            return self.node("Squeeze", [x], output, name, axes=[axis])
+        return self.node("Squeeze", [x, self.const(f"{name}/axes", [axis], np.int64)], output,
+                         name)
 
 
 @dataclass
@@ -105,7 +113,7 @@ def _input(w: _Writer, s: _Site) -> str:
     if callable(norm):
         raise s.refuse("a custom normalization function has no ONNX form; use a built-in "
                        "Normalization or 'none'")
-    image = isinstance(layer, L.ImageInputLayer)
+    image = isinstance(layer, L.ImageInputLayer)  # sequence statistics are C x 1, as features
 
     def step(op: str, stat: str, value: Any) -> None:
         nonlocal x
@@ -258,6 +266,8 @@ def _leakyrelu(w: _Writer, s: _Site) -> str:
 def _softmax(w: _Writer, s: _Site) -> str:
     """Softmax over the channels: axis 1. Before opset 13 Softmax flattened everything after
     its axis, so image data goes channels-last around it."""
+    if s.fmt == "CBT":  # T x N x C: the last axis (also before opset 13)
+        return w.node("Softmax", [s.x], s.name, s.name, axis=2)
     if s.fmt != "SSCB" or w.opset >= 13:
         return w.node("Softmax", [s.x], s.name, s.name, axis=1)
     last = w.node("Transpose", [s.x], f"{s.name}/nhwc", f"{s.name}/to_nhwc", perm=[0, 2, 3, 1])
@@ -292,8 +302,13 @@ def _fc(w: _Writer, s: _Site) -> str:
         h, wd, c = s.hwc
         weights = fc_columns_to_onnx(weights, (c, h, wd))
         x = w.node("Flatten", [x], f"{s.name}/flattened", f"{s.name}/flatten", axis=1)
+    elif s.fmt == "CBT":  # T x N x C: a product on the last axis, then the bias
+        wt = w.const(f"{s.name}/Weights", np.ascontiguousarray(weights.T))
+        y = w.node("MatMul", [x, wt], f"{s.name}/product", s.name)
+        return w.node("Add", [y, w.const(f"{s.name}/Bias", host(layer.Bias).reshape(-1))],
+                      s.name, f"{s.name}/bias")
     elif s.fmt != "CB":
-        raise s.refuse(f"input of format '{s.fmt}' (not images or features) is not exported")
+        raise s.refuse(f"input of format '{s.fmt}' is not exported")
     ins = [x, w.const(f"{s.name}/Weights", weights),
            w.const(f"{s.name}/Bias", host(layer.Bias).reshape(-1))]
     return w.node("Gemm", ins, s.name, s.name, transB=1)
@@ -314,9 +329,84 @@ def _concat_axis(s: _Site) -> int:
 def _concat(w: _Writer, s: _Site) -> str:
     return w.node("Concat", s.inputs, s.name, s.name, axis=_concat_axis(s))
 
+# ---- recurrent layers -----------------------------------------------------------------------
+
+# minidl's gate blocks in ONNX's order: LSTM i, f, g, o -> i, o, f, c; GRU r, z, h -> z, r, h
+_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
+
+
+def _gates(a: np.ndarray, op: str, directions: int) -> np.ndarray:
+    """(directions * G * H) x K weights (or a bias) as directions x (G * H) x K in ONNX's gate
+    order."""
+    order = _GATE_ORDER[op]
+    g = len(order)
+    blocks = a.reshape(directions, g, a.shape[0] // (directions * g), *a.shape[1:])
+    out = blocks[:, order]
+    return out.reshape(directions, -1, *a.shape[1:])
+
+
+def _recurrent(w: _Writer, s: _Site) -> str:
+    """ONNX LSTM/GRU on T x N x C data; Y (T x D x N x H) or Y_h (D x N x H) reshaped to
+    minidl's T x N x (D·H) sequence or N x (D·H) last step."""
+    layer, name = s.layer, s.name
+    op = "GRU" if isinstance(layer, L.GRULayer) else "LSTM"
+    d = 2 if isinstance(layer, L.BiLSTMLayer) else 1
+    h = layer.NumHiddenUnits
+    bias = host(layer.Bias).reshape(-1)
+    attrs: dict[str, Any] = {"hidden_size": h}
+    if d == 2:
+        attrs["direction"] = "bidirectional"
+    recurrent_bias = np.zeros(d * len(_GATE_ORDER[op]) * h, np.float32)
+    if op == "GRU":
+        mode = layer.ResetGateMode
+        attrs["linear_before_reset"] = 0 if mode == "before-multiplication" else 1
+        if mode == "recurrent-bias-after-multiplication":
+            bias, recurrent_bias = bias[:3 * h], bias[3 * h:]
+    b = np.concatenate([_gates(bias, op, d), _gates(recurrent_bias, op, d)], axis=1)
+    ins = [s.x, w.const(f"{name}/InputWeights", _gates(host(layer.InputWeights), op, d)),
+           w.const(f"{name}/RecurrentWeights", _gates(host(layer.RecurrentWeights), op, d)),
+           w.const(f"{name}/Bias", b), ""]
+    ins += _initial_states(w, s, d, h)
+    while ins[-1] == "":
+        ins.pop()
+    last = layer.OutputMode == "last"
+    outs = ["", f"{name}/Y_h"] if last else [f"{name}/Y"]
+    y = w.node(op, ins, outs, name, **attrs)
+    if last:
+        if d == 1:
+            return w.squeeze(y, 0, name, f"{name}/squeeze")
+        t = w.node("Transpose", [y], f"{name}/nd", f"{name}/transpose", perm=[1, 0, 2])
+        return w.node("Reshape", [t, w.const(f"{name}/Shape", [0, -1], np.int64)], name,
+                      f"{name}/reshape")
+    if d == 1:
+        return w.squeeze(y, 1, name, f"{name}/squeeze")
+    t = w.node("Transpose", [y], f"{name}/tnd", f"{name}/transpose", perm=[0, 2, 1, 3])
+    return w.node("Reshape", [t, w.const(f"{name}/Shape", [0, 0, -1], np.int64)], name,
+                  f"{name}/reshape")
+
+
+def _initial_states(w: _Writer, s: _Site, d: int, h: int) -> list[str]:
+    """initial_h (and initial_c): left out when zero (ONNX's default); otherwise they must be
+    tiled over a fixed batch (BatchSize), as ONNX wants them D x N x H."""
+    names = ("HiddenState", "CellState") if not isinstance(s.layer, L.GRULayer) else \
+        ("HiddenState",)
+    out = []
+    for state in names:
+        v = host(getattr(s.layer, state))
+        if not np.any(v):
+            out.append("")
+            continue
+        if v.shape[1] != 1 or not isinstance(w.batch, int):
+            raise s.refuse(f"a nonzero {state} is exported only with a fixed BatchSize and one "
+                           "column (H x 1)")
+        tiled = np.broadcast_to(v.reshape(d, 1, h), (d, w.batch, h))
+        out.append(w.const(f"{s.name}/{state}", tiled))
+    return out
+
 
 _WRITERS: dict[type, Callable[[_Writer, _Site], str]] = {
-    L.ImageInputLayer: _input, L.FeatureInputLayer: _input,
+    L.ImageInputLayer: _input, L.FeatureInputLayer: _input, L.SequenceInputLayer: _input,
+    L.LSTMLayer: _recurrent, L.BiLSTMLayer: _recurrent, L.GRULayer: _recurrent,
     L.Convolution2DLayer: _conv, L.MaxPooling2DLayer: _maxpool,
     L.AveragePooling2DLayer: _avgpool,
     L.GlobalAveragePooling2DLayer: _global("GlobalAveragePool"),
@@ -351,6 +441,8 @@ def _activations(net: Any, layers: list) -> dict[str, tuple[tuple[int, ...], str
             zeros.append(np.zeros(tuple(layer.InputSize) + (1,), np.float32))
         elif isinstance(layer, L.FeatureInputLayer):
             zeros.append(np.zeros((1, layer.InputSize), np.float32))
+        elif isinstance(layer, L.SequenceInputLayer):
+            zeros.append(np.zeros((1, layer.MinLength, layer.InputSize), np.float32))
     names = [layer.Name for layer in layers]
     ys = net.predict(*zeros, Outputs=names)
     ys = ys if isinstance(ys, tuple) else (ys,)
@@ -371,9 +463,12 @@ def _value_info(onnx: Any, name: str, size: tuple[int, ...], fmt: str, batch: An
         dims = [batch, size[2], size[0], size[1]]
     elif fmt == "CB":
         dims = [batch, size[0]]
+    elif fmt == "CBT":
+        dims = ["T", batch, size[0]]
     else:
         raise ValueError(f"exportONNXNetwork: the output of layer '{name}' has format "
-                         f"'{fmt}'; only image ('SSCB') and feature ('CB') data are exported.")
+                         f"'{fmt}'; only images ('SSCB'), features ('CB') and sequences "
+                         "('CBT') are exported.")
     return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
 
 
@@ -397,7 +492,7 @@ def _build_graph(net: Any, w: _Writer, name: str, batch: Any) -> Any:
     tensors: dict[str, str] = {}
     inputs, outputs = [], []
     for layer in _order(layers, feeds):
-        if isinstance(layer, (L.ImageInputLayer, L.FeatureInputLayer)):
+        if isinstance(layer, (L.ImageInputLayer, L.FeatureInputLayer, L.SequenceInputLayer)):
             size, fmt = acts[layer.Name]
             inputs.append(_value_info(onnx, layer.Name, size, fmt, batch))
             site = _Site(layer, [layer.Name], [size], [fmt])
@@ -406,6 +501,8 @@ def _build_graph(net: Any, w: _Writer, name: str, batch: Any) -> Any:
             srcs = [feeds[layer.Name][p] for p in ports]
             site = _Site(layer, [tensors[s] for s in srcs], [acts[s][0] for s in srcs],
                          [acts[s][1] for s in srcs])
+        if "T" in "".join(site.fmts) and type(layer).__name__ not in _SEQUENCE_OK:
+            raise site.refuse("it is not exported for sequence ('CBT') data")
         tensors[layer.Name] = _writer_for(layer)(w, site)
     for out in net.OutputNames:
         size, fmt = acts[out]
@@ -466,7 +563,7 @@ def exportONNXNetwork(net: Any, filename: Any, *args: Any, **kwargs: Any) -> Non
         raise ValueError(f"exportONNXNetwork: NetworkName must be a nonempty string, got {name!r}")
     batch = _batch(opts["BatchSize"])
     _check_net(net)
-    graph = _build_graph(net, _Writer(onnx, opset), name, batch)
+    graph = _build_graph(net, _Writer(onnx, opset, batch), name, batch)
     opsets = [onnx.helper.make_opsetid("", opset)]
     # IR 4 and later let initializers stay out of the graph inputs (so N is the only input)
     ir = max(4, onnx.helper.find_min_ir_version_for(opsets))
