@@ -8,8 +8,9 @@ constants after the input (the input layer's normalization) or after a convoluti
 connected or normalization layer (folded into its parameters); Flatten read by Gemm/MatMul (the
 fully connected layer takes the image and its weight columns are permuted); Reshape to groups ->
 InstanceNormalization -> Reshape back (group or layer normalization); Pad before Conv or
-AveragePool; Transposes that only undo a layout. Any other operator or attribute minidl cannot
-express is a ValueError naming the operator and the node.
+AveragePool; Transposes that only undo a layout; LSTM/GRU followed by Squeeze (or by Transpose +
+Reshape when bidirectional) as one recurrent layer (``minidl.onnx_recurrent``). Any other
+operator or attribute minidl cannot express is a ValueError naming the operator and the node.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ import numpy as np
 import minidl as dl
 
 from .onnx_common import require_onnx
-from .onnx_ops import _IDENTITY4, CONVERTERS, _Ref, _Spec, _Unsupported, make_layer
+from .onnx_ops import _IDENTITY4, _Ref, _Spec, _Unsupported, make_layer
+from .onnx_ops import CONVERTERS as _LAYER_CONVERTERS
+from .onnx_recurrent import RNN_CONVERTERS
+
+CONVERTERS = {**_LAYER_CONVERTERS, **RNN_CONVERTERS}
 
 __all__ = ["importNetworkFromONNX"]
 
@@ -66,13 +71,18 @@ class _State:
                                   "or Constant node)")
         return self.consts[name]
 
-    def ref(self, node: Any, i: int = 0, kinds: tuple[str, ...] = ("plain",)) -> _Ref:
-        """Input i of node as a network tensor of one of ``kinds``, in canonical layout."""
+    def ref(self, node: Any, i: int = 0, kinds: tuple[str, ...] = ("plain",),
+            seq_ok: bool = False) -> _Ref:
+        """Input i of node as a network tensor of one of ``kinds``, in canonical layout;
+        sequence (T x N x C) data only where ``seq_ok``."""
         name = node.input[i]
         if name not in self.refs:
             raise self.fail(node, f"input {i + 1} ('{name}') is neither a network tensor nor "
                                   "read after it is made")
         r = self.refs[name]
+        if r.seq and not seq_ok:
+            raise self.fail(node, "minidl does not read this operator on sequence (T x N x C) "
+                                  "data")
         if r.kind not in kinds:
             raise self.fail(node, f"its input '{name}' comes from a pattern minidl reads only "
                                   f"before another operator ({r.kind})")
@@ -115,7 +125,7 @@ class _State:
         name = self.unique(node.name, kind)
         spec = _Spec(kind, name, [r.layer for r in inputs], args, kw, node.output[0])
         self.specs[name] = spec
-        self.refs[node.output[0]] = _Ref(name, shape)
+        self.refs[node.output[0]] = _Ref(name, shape, seq=bool(inputs) and inputs[0].seq)
         return spec
 
     def alias(self, node: Any, ref: _Ref) -> None:
@@ -231,15 +241,17 @@ def _inputs(st: _State, graph: Any) -> None:
             raise ValueError(f"importNetworkFromONNX: input '{vi.name}' must be float32 tensor "
                              "data.")
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-        if len(dims) not in (2, 4) or any(d is None or not 0 < d <= MAX_DIM for d in dims[1:]):
-            raise ValueError(f"importNetworkFromONNX: input '{vi.name}' must be N x C or "
-                             f"N x C x H x W with known sizes (at most {MAX_DIM}), got "
-                             f"{['?' if d is None else d for d in dims]}.")
-        st.batch = dims[0]
-        _input(st, vi.name, tuple(dims[1:]))
+        free = 2 if len(dims) == 3 else 1  # T and N of sequences, N otherwise
+        if len(dims) not in (2, 3, 4) or any(d is None or not 0 < d <= MAX_DIM
+                                             for d in dims[free:]):
+            raise ValueError(f"importNetworkFromONNX: input '{vi.name}' must be N x C, "
+                             f"N x C x H x W or T x N x C with known C, H, W (at most {MAX_DIM}),"
+                             f" got {['?' if d is None else d for d in dims]}.")
+        st.batch = dims[free - 1]
+        _input(st, vi.name, tuple(dims[free:]), seq=free == 2)
 
 
-def _input(st: _State, name: str, dims: tuple[int, ...]) -> None:
+def _input(st: _State, name: str, dims: tuple[int, ...], seq: bool = False) -> None:
     readers = st.readers.get(name, [])
     nhwc = (len(dims) == 3 and len(readers) == 1 and readers[0] is not None
             and readers[0].op_type == "Transpose"
@@ -248,8 +260,8 @@ def _input(st: _State, name: str, dims: tuple[int, ...]) -> None:
     if math.prod(shape) > MAX_ELEMENTS:
         raise ValueError(f"importNetworkFromONNX: input '{name}' has an absurd size {dims}.")
     layer = st.unique(name, "input")
-    st.specs[layer] = _Spec("input", layer, [], (shape,), {"ops": []}, name)
-    st.refs[name] = _Ref(layer, shape, (0, 2, 3, 1) if nhwc else _IDENTITY4)
+    st.specs[layer] = _Spec("input", layer, [], (shape,), {"ops": [], "seq": seq}, name)
+    st.refs[name] = _Ref(layer, shape, (0, 2, 3, 1) if nhwc else _IDENTITY4, seq=seq)
 
 
 def _translate(st: _State, graph: Any) -> None:
@@ -273,7 +285,7 @@ def _network(st: _State) -> Any:
         r = st.refs.get(name)
         if r is None or r.kind != "plain" or (r.image and r.perm != _IDENTITY4):
             raise ValueError(f"importNetworkFromONNX: output '{name}' is not a network tensor "
-                             "in a layout minidl gives (N x C x H x W or N x C).")
+                             "in a layout minidl gives (N x C x H x W, N x C or T x N x C).")
         ends.append(r.layer)
     keep, stack = set(), list(ends)
     while stack:

@@ -36,7 +36,8 @@ class _Ref:
     order, (C, H, W) or (C,); ``perm``: the ONNX data axes in terms of canonical N, C, H, W
     (transposes only relabel); ``kind``: "plain", "rowflat" (ONNX flattened C, H, W row-major;
     only Gemm/MatMul may read it), "grouped"/"groupnormed" (inside a group-norm pattern) or
-    "padded" (a constant Pad for the next Conv/AveragePool); ``extra``: the pattern's data.
+    "padded" (a constant Pad for the next Conv/AveragePool), "rnn_y"/"rnn_h" (an LSTM or GRU
+    output before its Squeeze, or Transpose + Reshape); ``extra``: the pattern's data.
     """
 
     layer: str
@@ -44,6 +45,7 @@ class _Ref:
     perm: tuple[int, ...] = _IDENTITY4
     kind: str = "plain"
     extra: Any = None
+    seq: bool = False  # T x N x C sequence data (shape (C,))
 
     @property
     def image(self) -> bool:
@@ -72,16 +74,18 @@ def _pair(v: Any, default: int) -> tuple[int, int]:
 def _broadcast(st: Any, node: Any, c: np.ndarray, ref: _Ref) -> np.ndarray:
     """Constant ``c`` broadcast to one observation of ``ref`` ((C, H, W) or (C,)), or an error
     when it varies over the batch or does not broadcast."""
-    rank = len(ref.shape) + 1
+    lead = 2 if ref.seq else 1  # T, N or N
+    rank = len(ref.shape) + lead
     if c.ndim > rank:
         raise st.fail(node, f"the constant of size {list(c.shape)} has more dimensions than "
                             "the data")
     try:
-        full = np.broadcast_to(c.reshape((1,) * (rank - c.ndim) + c.shape), (1,) + ref.shape)
+        full = np.broadcast_to(c.reshape((1,) * (rank - c.ndim) + c.shape),
+                               (1,) * lead + ref.shape)
     except ValueError:
         raise st.fail(node, f"the constant of size {list(c.shape)} does not broadcast against "
                             f"one observation of size {list(ref.shape)}") from None
-    return np.asarray(full[0], dtype=np.float64)
+    return np.asarray(full.reshape(ref.shape), dtype=np.float64)
 
 
 def _stat_kind(c: np.ndarray, full: np.ndarray) -> str:
@@ -154,12 +158,16 @@ def _identity(st: Any, node: Any) -> None:
     if st.is_const(name):
         st.consts[node.output[0]] = st.consts[name]
     else:
-        st.alias(node, st.ref(node, 0, ("plain", "rowflat")))
+        st.alias(node, st.ref(node, 0, ("plain", "rowflat"), seq_ok=True))
 
 
 def _transpose(st: Any, node: Any) -> None:
     a = st.attrs(node, {"perm": None})
     r = st.refs.get(node.input[0])
+    if r is not None and r.kind in ("rnn_y", "rnn_h") and r.extra == 2 and a["perm"] is not None \
+            and list(a["perm"]) == ([0, 2, 1, 3] if r.kind == "rnn_y" else [1, 0, 2]):
+        st.alias(node, _Ref(r.layer, r.shape, kind=r.kind + "_t", seq=r.seq))
+        return
     if r is None or r.kind != "plain" or not r.image or a["perm"] is None:
         raise st.fail(node, "only a Transpose of N x C x H x W data with an explicit perm that "
                             "undoes a layout is supported")
@@ -178,7 +186,7 @@ def _dropout(st: Any, node: Any) -> None:
     if len(node.input) > 2 and node.input[2] and bool(np.asarray(st.const(node, 2)).any()):
         raise st.fail(node, "training_mode must be false for inference")
     st.only_first_output(node)
-    r = st.ref(node)
+    r = st.ref(node, seq_ok=True)
     st.add(node, "dropoutLayer", [r], r.shape, float(ratio))
 
 
@@ -217,6 +225,8 @@ def _reshape(st: Any, node: Any) -> None:
         raise st.fail(node, "its data input is not a network tensor")
     if r.kind == "groupnormed":
         return _ungroup(st, node, r, shape)
+    if r.kind in ("rnn_y_t", "rnn_h_t"):
+        return _rnn_merge(st, node, r, shape)
     r = st.ref(node)
     n = int(np.prod(r.shape))
     batch_ok = shape and shape[0] in (0, st.batch) or (shape and shape[0] == -1 and
@@ -347,14 +357,14 @@ def _global_pool(kind: str) -> Callable[[Any, Any], None]:
 def _activation(kind: str) -> Callable[[Any, Any], None]:
     def convert(st: Any, node: Any) -> None:
         st.attrs(node, {})
-        r = st.ref(node)
+        r = st.ref(node, seq_ok=True)
         st.add(node, kind, [r], r.shape)
     return convert
 
 
 def _leakyrelu(st: Any, node: Any) -> None:
     alpha = st.attrs(node, {"alpha": 0.01})["alpha"]
-    r = st.ref(node)
+    r = st.ref(node, seq_ok=True)
     st.add(node, "leakyReluLayer", [r], r.shape, float(alpha))
 
 
@@ -365,6 +375,12 @@ def _softmax(st: Any, node: Any) -> None:
     r = st.refs.get(node.input[0])
     if r is None or r.kind != "plain":
         raise st.fail(node, "its input is not a network tensor")
+    if r.seq:  # T x N x C: the last axis, in every opset
+        if axis not in (2, -1):
+            raise st.fail(node, f"softmax over axis {axis} of T x N x C data is not over the "
+                                "channels")
+        st.add(node, "softmaxLayer", [r], r.shape)
+        return
     rank = len(r.shape) + 1
     axis = axis + rank if axis < 0 else axis
     perm = r.perm if r.image else (0, 1)
@@ -379,7 +395,7 @@ def _softmax(st: Any, node: Any) -> None:
 
 
 def _fc(st: Any, node: Any, weights: np.ndarray, bias: np.ndarray) -> None:
-    r = st.ref(node, 0, ("plain", "rowflat"))
+    r = st.ref(node, 0, ("plain", "rowflat"), seq_ok=node.op_type == "MatMul")
     if r.kind == "plain" and r.image:
         raise st.fail(node, "it needs N x C input (a Flatten first)")
     n = int(np.prod(r.shape))
@@ -479,7 +495,7 @@ def _arith(st: Any, node: Any) -> None:
         return _addition(st, node)
     if consts[0]:
         raise st.fail(node, "the constant must be the second operand")
-    r, c = st.ref(node), np.asarray(st.const(node, 1), np.float64)
+    r, c = st.ref(node, seq_ok=True), np.asarray(st.const(node, 1), np.float64)
     spec = st.foldable(node, r)
     if spec is None:
         raise st.fail(node, f"{node.op_type} by a constant folds only into the layer right "
@@ -521,8 +537,8 @@ def _fold(st: Any, node: Any, spec: _Spec, v: np.ndarray) -> None:
 def _addition(st: Any, node: Any) -> None:
     if any(st.is_const(n) for n in node.input):
         raise st.fail(node, "a constant among the summed inputs is not supported")
-    refs = [st.ref(node, i) for i in range(len(node.input))]
-    if len({r.shape for r in refs}) > 1:
+    refs = [st.ref(node, i, seq_ok=True) for i in range(len(node.input))]
+    if len({(r.shape, r.seq) for r in refs}) > 1:
         raise st.fail(node, "its inputs differ in size (minidl's additionLayer does not "
                             "broadcast)")
     st.add(node, "additionLayer", refs, refs[0].shape, len(refs))
@@ -531,7 +547,7 @@ def _addition(st: Any, node: Any) -> None:
 def _sum(st: Any, node: Any) -> None:
     st.attrs(node, {})
     if len(node.input) == 1:
-        return st.alias(node, st.ref(node))
+        return st.alias(node, st.ref(node, seq_ok=True))
     _addition(st, node)
 
 
@@ -551,6 +567,17 @@ def _concat(st: Any, node: Any) -> None:
     else:
         dim = {2: 1, 3: 2}[axis] if rank == 4 else 1
         st.add(node, "concatenationLayer", refs, tuple(shape), dim, len(refs))
+
+
+def _rnn_merge(st: Any, node: Any, r: _Ref, shape: list[int]) -> None:
+    """Bidirectional outputs after Transpose: T x N x 2 x H to T x N x 2H (or N x 2 x H)."""
+    n = r.shape[0]
+    seq = r.kind == "rnn_y_t"
+    ok = shape[-1] in (-1, n) and len(shape) == (3 if seq else 2) and all(
+        v in (0, -1) or v > 0 for v in shape[:-1])
+    if not ok:
+        raise st.fail(node, f"a reshape to {shape} does not join the two directions")
+    st.alias(node, _Ref(r.layer, r.shape, seq=seq))
 
 
 CONVERTERS: dict[str, Callable[[Any, Any], None]] = {
@@ -643,6 +670,8 @@ def make_layer(spec: _Spec) -> Any:
         if spec.kind == "input":
             shape = spec.args[0]
             norm = _normalization(spec.kw["ops"], len(shape) == 3)
+            if spec.kw.get("seq"):
+                return dl.sequenceInputLayer(shape[0], Name=spec.name, **norm)
             if len(shape) == 3:
                 return dl.imageInputLayer([shape[1], shape[2], shape[0]], Name=spec.name, **norm)
             return dl.featureInputLayer(shape[0], Name=spec.name, **norm)
