@@ -20,6 +20,8 @@ import minidl as dl
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from minidl.onnx_common import MAX_OPSET, MIN_OPSET  # noqa: E402
@@ -106,8 +108,8 @@ def _roundtrip(net, Xs, tmp_path, opset=None, image=None):
     return err
 
 
-def _image_net(layers, hwc=(6, 7, 3), norm="none"):
-    return dl.dlnetwork([dl.imageInputLayer(list(hwc), Normalization=norm), *layers])
+def _image_net(layers, hwc=(6, 7, 3), norm="none", **stats):
+    return dl.dlnetwork([dl.imageInputLayer(list(hwc), Normalization=norm, **stats), *layers])
 
 
 # ---- export of each layer and option -------------------------------------------------------
@@ -151,6 +153,28 @@ def test_feature_input_normalization(norm, tmp_path):
 def test_convolution(filt, opts, tmp_path):
     net = _image_net([dl.convolution2dLayer(filt, 4, Bias=_rand(4), **opts)], (9, 8, 3))
     _roundtrip(net, _rand(9, 8, 3, 2), tmp_path)
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       pads=st.one_of(st.just("same"), st.tuples(*[st.integers(0, 2)] * 4)),
+       hw=st.tuples(st.integers(7, 10), st.integers(7, 10)))
+def test_convolution_geometry_property(k, stride, dilation, pads, hw):
+    """Any filter, stride, dilation and padding: onnxruntime agrees with minidl."""
+    import tempfile
+    from pathlib import Path
+
+    net = _image_net([dl.convolution2dLayer(list(k), 2, Stride=list(stride), Bias=_rand(2),
+                                            DilationFactor=list(dilation),
+                                            Padding=pads if pads == "same" else list(pads))],
+                     (*hw, 2))
+    X = _rand(*hw, 2, 2)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "p.onnx"
+        dl.exportONNXNetwork(net, str(path))
+        _close(_from_onnx(_ort(path, _to_onnx(X, True))[0]), _predict(net, X))
 
 
 def test_same_padding_even_filter_puts_the_extra_at_bottom_right(tmp_path):
@@ -274,12 +298,12 @@ def _every_layer_net():
         dl.groupNormalizationLayer(2), dl.sigmoidLayer(), dl.maxPooling2dLayer(2, Stride=2),
         dl.dropoutLayer(), dl.tanhLayer(), dl.softmaxLayer(), dl.flattenLayer(),
         dl.fullyConnectedLayer(3), dl.reluLayer(), dl.softmaxLayer()],
-        (8, 9, 3), "zscore")
+        (8, 9, 3), "zscore", Mean=_rand(1, 1, 3), StandardDeviation=_rand(1, 1, 3, lo=0.5, hi=2))
 
 
 @pytest.mark.parametrize("opset", range(MIN_OPSET, MAX_OPSET + 1))
 def test_every_accepted_opset_writes_a_file_onnxruntime_runs(opset, tmp_path):
-    net = _every_layer_net()  # its zscore statistics are unset: the identity is exported
+    net = _every_layer_net()
     _roundtrip(net, _rand(8, 9, 3, 3), tmp_path, opset)
 
 
