@@ -1,13 +1,15 @@
 """``exportONNXNetwork``: write a minidl network as an ONNX model (MATLAB's function).
 
-The exported model takes ONNX's layouts: N x C x H x W float32 images and N x C features, with
-a free batch dimension "N" unless BatchSize is given. Each minidl layer becomes one ONNX node
+The exported model takes ONNX's layouts: N x C x H x W float32 images, N x C features and
+T x N x C sequences (what ONNX's LSTM and GRU read), with a free batch dimension "N" (and "T")
+unless BatchSize is given. Each minidl layer becomes one ONNX node
 named after the layer (or a short run of nodes named "<layer>/<step>"), its parameters
 initializers named "<layer>/<parameter>"; ``minidl.onnx_common`` lists the layout conversions.
 
-A layer with no ONNX counterpart (sequence and recurrent layers, function layers, custom layers,
-input layers with a custom normalization function) is an error naming the layer: a file with a
-placeholder node would not run in any runtime, so minidl refuses instead of writing one.
+A layer with no ONNX counterpart (function layers, custom layers, input layers with a custom
+normalization function, normalization or convolution layers on sequence data) is an error naming
+the layer: a file with a placeholder node would not run in any runtime, so minidl refuses instead
+of writing one (MATLAB warns and writes a placeholder).
 """
 
 from __future__ import annotations
@@ -519,6 +521,9 @@ def _order(layers: list, feeds: dict[str, dict[str, str]]) -> list:
     pending = list(layers)
     while pending:
         ready = [lay for lay in pending if set(feeds.get(lay.Name, {}).values()) <= done]
+        if not ready:
+            raise ValueError("exportONNXNetwork: the network's connections have a cycle or an "
+                             f"unconnected input (layers {[lay.Name for lay in pending]}).")
         for lay in ready:
             done.add(lay.Name)
             out.append(lay)
@@ -544,9 +549,10 @@ def exportONNXNetwork(net: Any, filename: Any, *args: Any, **kwargs: Any) -> Non
     """``exportONNXNetwork(net, filename, OpsetVersion=13, NetworkName="Network",
     BatchSize=None)``: write the initialized dlnetwork ``net`` to the ONNX file ``filename``.
 
-    The model's inputs are N x C x H x W (images) or N x C (features) float32, named after the
-    input layers; its outputs are named after the output layers (N x C for "CB" results). N is
-    free ("N") unless BatchSize fixes it. OpsetVersion is 7 to 21 (default 13, see
+    The model's inputs are N x C x H x W (images), N x C (features) or T x N x C (sequences)
+    float32, named after the input layers; its outputs are named after the output layers (N x C
+    for "CB" results, T x N x C for "CBT"). N is free ("N") unless BatchSize fixes it. LSTM,
+    BiLSTM and GRU layers become ONNX LSTM/GRU nodes. OpsetVersion is 7 to 21 (default 13, see
     ``minidl.onnx_common``). The file is overwritten atomically. A layer without an ONNX form
     raises a ValueError naming it.
     """
