@@ -794,3 +794,29 @@ def test_import_gru_reading_both_outputs_is_refused(tmp_path):
                                 ir_version=8), str(path))
     with pytest.raises(ValueError, match=r"'g' \(GRU\)"):
         dl.importNetworkFromONNX(str(path))
+
+
+# ---- patterns minidl refuses on import, naming the node -------------------------------------
+
+def _refused(tmp_path, nodes, inits, x_shape, rank, match, opset=13):
+    path = tmp_path / "r.onnx"
+    onnx.save(_model(nodes, inits, x_shape, rank, opset), str(path))
+    with pytest.raises(ValueError, match=match):
+        dl.importNetworkFromONNX(str(path))
+
+
+def test_import_ceil_mode_only_where_it_changes_nothing(tmp_path):
+    same = [N("MaxPool", ["x"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)]
+    _check_import(tmp_path, same, {}, [None, 2, 6, 8], 4)
+    _refused(tmp_path, [N("MaxPool", ["x"], "mp", "y", kernel_shape=[2, 2], strides=[2, 2],
+                          ceil_mode=1)], {}, [None, 2, 5, 8], 4, r"'mp' \(MaxPool\).*ceil_mode")
+
+
+def test_import_refuses_a_transpose_that_stays(tmp_path):
+    _refused(tmp_path, [N("Transpose", ["x"], "t", perm=[0, 2, 3, 1]), N("Relu", ["t"], "y")],
+             {}, [None, 2, 3, 4], 4, r"'y' \(Relu\).*transposed")
+
+
+def test_import_refuses_a_row_major_flatten_read_by_other_layers(tmp_path):
+    _refused(tmp_path, [N("Flatten", ["x"], "f"), N("Relu", ["f"], "y")], {}, [None, 2, 3, 4],
+             2, r"'f' \(Flatten\).*column-major")
