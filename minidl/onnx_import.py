@@ -194,7 +194,7 @@ def _all_tensors(graph: Any) -> list:
 
 def _check_tensor(onnx: Any, t: Any, folder: str) -> None:
     """Absurd sizes are errors; external data is read here, from inside ``folder`` only."""
-    if any(d < 0 or d > MAX_DIM * 64 for d in t.dims) or math.prod(t.dims) > MAX_ELEMENTS:
+    if any(d < 0 for d in t.dims) or math.prod(t.dims) > MAX_ELEMENTS:
         raise ValueError(f"importNetworkFromONNX: tensor '{t.name}' has an absurd size "
                          f"{list(t.dims)} (at most {MAX_ELEMENTS} elements are accepted).")
     if t.data_location != onnx.TensorProto.EXTERNAL:
@@ -253,9 +253,10 @@ def _inputs(st: _State, graph: Any) -> None:
 
 def _input(st: _State, name: str, dims: tuple[int, ...], seq: bool = False) -> None:
     readers = st.readers.get(name, [])
-    nhwc = (len(dims) == 3 and len(readers) == 1 and readers[0] is not None
+    nhwc = (len(dims) == 3 and not seq and len(readers) == 1 and readers[0] is not None
             and readers[0].op_type == "Transpose"
-            and list(st.onnx.helper.get_attribute_value(readers[0].attribute[0])) == [0, 3, 1, 2])
+            and [list(st.onnx.helper.get_attribute_value(a)) for a in readers[0].attribute
+                 if a.name == "perm"] == [[0, 3, 1, 2]])
     shape = (dims[2], dims[0], dims[1]) if nhwc else dims
     if math.prod(shape) > MAX_ELEMENTS:
         raise ValueError(f"importNetworkFromONNX: input '{name}' has an absurd size {dims}.")

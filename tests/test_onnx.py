@@ -820,3 +820,17 @@ def test_import_refuses_a_transpose_that_stays(tmp_path):
 def test_import_refuses_a_row_major_flatten_read_by_other_layers(tmp_path):
     _refused(tmp_path, [N("Flatten", ["x"], "f"), N("Relu", ["f"], "y")], {}, [None, 2, 3, 4],
              2, r"'f' \(Flatten\).*column-major")
+
+
+def test_export_and_import_on_every_backend(xp, tmp_path):
+    """Weights on the GPU (or its test double) are copied to the host for the file; imported
+    weights join the active backend."""
+    net = _image_net([dl.convolution2dLayer(3, 4, Padding="same"), _trained_bn(4),
+                      dl.reluLayer(), dl.fullyConnectedLayer(3)])
+    X = _rand(6, 7, 3, 2)
+    path = tmp_path / "b.onnx"
+    dl.exportONNXNetwork(net, str(path))
+    ref = dl.gather(_predict(net, X))
+    _close(_from_onnx(_ort(path, _to_onnx(X, True))[0]), ref)
+    net2 = dl.importNetworkFromONNX(str(path))
+    _close(dl.gather(_predict(net2, X)), ref)
