@@ -122,7 +122,7 @@ class _State:
 
     def add(self, node: Any, kind: str, inputs: list[_Ref], shape: tuple[int, ...],
             *args: Any, **kw: Any) -> _Spec:
-        name = self.unique(node.name, kind)
+        name = self.unique(node.name, node.op_type.lower())  # unnamed nodes: "conv", ".."
         spec = _Spec(kind, name, [r.layer for r in inputs], args, kw, node.output[0])
         self.specs[name] = spec
         self.refs[node.output[0]] = _Ref(name, shape, seq=bool(inputs) and inputs[0].seq)
