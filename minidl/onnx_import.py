@@ -9,7 +9,8 @@ connected or normalization layer (folded into its parameters); Flatten read by G
 fully connected layer takes the image and its weight columns are permuted); Reshape to groups ->
 InstanceNormalization -> Reshape back (group or layer normalization); Pad before Conv or
 AveragePool; Transposes that only undo a layout; LSTM/GRU followed by Squeeze (or by Transpose +
-Reshape when bidirectional) as one recurrent layer (``minidl.onnx_recurrent``). Any other
+Reshape when bidirectional) as one recurrent layer (``minidl.onnx_recurrent``); size arithmetic
+on constants and Shape (``minidl.onnx_shapes``). Any other
 operator or attribute minidl cannot express is a ValueError naming the operator and the node.
 """
 
@@ -27,8 +28,9 @@ from .onnx_common import require_onnx
 from .onnx_ops import _IDENTITY4, _Ref, _Spec, _Unsupported, make_layer
 from .onnx_ops import CONVERTERS as _LAYER_CONVERTERS
 from .onnx_recurrent import RNN_CONVERTERS
+from .onnx_shapes import SHAPE_CONVERTERS
 
-CONVERTERS = {**_LAYER_CONVERTERS, **RNN_CONVERTERS}
+CONVERTERS = {**_LAYER_CONVERTERS, **RNN_CONVERTERS, **SHAPE_CONVERTERS}
 
 __all__ = ["importNetworkFromONNX"]
 
@@ -131,11 +133,11 @@ class _State:
     def alias(self, node: Any, ref: _Ref) -> None:
         self.refs[node.output[0]] = ref
 
-    def foldable(self, node: Any, ref: _Ref) -> _Spec | None:
-        """The layer whose output node's first input is, if a constant step may be folded into
+    def foldable(self, node: Any, ref: _Ref, i: int = 0) -> _Spec | None:
+        """The layer whose output node's input i is, if a constant step may be folded into
         it: the tensor is that layer's latest output and nothing else reads it."""
         spec = self.specs.get(ref.layer)
-        x = node.input[0]
+        x = node.input[i]
         if spec is None or spec.out != x or len(self.readers.get(x, [])) != 1:
             return None
         return spec

@@ -18,6 +18,7 @@ import numpy as np
 import minidl as dl
 
 from .onnx_common import conv_from_onnx, fc_columns_from_onnx, pads_from_onnx, same_pads
+from .onnx_shapes import concrete_shape
 
 __all__ = ["CONVERTERS", "make_layer"]
 
@@ -219,10 +220,10 @@ def _flatten_rowmajor(st: Any, node: Any, r: _Ref) -> None:
 
 def _reshape(st: Any, node: Any) -> None:
     st.attrs(node, {"allowzero": 0})
-    shape = [int(v) for v in np.asarray(st.const(node, 1)).reshape(-1)]
     r = st.refs.get(node.input[0])
     if r is None:
         raise st.fail(node, "its data input is not a network tensor")
+    shape = concrete_shape(st, node, st.const(node, 1), r.seq)
     if r.kind == "groupnormed":
         return _ungroup(st, node, r, shape)
     if r.kind in ("rnn_y_t", "rnn_h_t"):
@@ -493,17 +494,18 @@ def _arith(st: Any, node: Any) -> None:
         if node.op_type != "Add":
             raise st.fail(node, f"{node.op_type} of two network tensors has no minidl layer")
         return _addition(st, node)
-    if consts[0]:
+    if consts[0] and node.op_type in ("Sub", "Div"):
         raise st.fail(node, "the constant must be the second operand")
-    r, c = st.ref(node, seq_ok=True), np.asarray(st.const(node, 1), np.float64)
-    spec = st.foldable(node, r)
+    x = 1 if consts[0] else 0  # Add and Mul commute: PyTorch writes Add(bias, x)
+    r, c = st.ref(node, x, seq_ok=True), np.asarray(st.const(node, 1 - x), np.float64)
+    spec = st.foldable(node, r, x)
     if spec is None:
         raise st.fail(node, f"{node.op_type} by a constant folds only into the layer right "
                             "before it (input normalization, convolution, fully connected or "
                             "normalization) when nothing else reads that layer's output")
     if spec.kind == "input":
         full = _broadcast(st, node, c, r)
-        spec.kw["ops"].append((node.op_type, full, _stat_kind(c, full), node.input[1]))
+        spec.kw["ops"].append((node.op_type, full, _stat_kind(c, full), node.input[1 - x]))
     else:
         _fold(st, node, spec, _channel_vector(st, node, c, r))
     spec.out = node.output[0]
@@ -553,6 +555,9 @@ def _sum(st: Any, node: Any) -> None:
 
 def _concat(st: Any, node: Any) -> None:
     axis = st.attrs(node, {"axis": None})["axis"]
+    if all(st.is_const(n) for n in node.input):  # sizes being computed
+        st.consts[node.output[0]] = np.concatenate([st.consts[n] for n in node.input], axis)
+        return
     refs = [st.ref(node, i) for i in range(len(node.input))]
     rank = len(refs[0].shape) + 1
     axis = axis + rank if axis is not None and axis < 0 else axis

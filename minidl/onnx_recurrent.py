@@ -108,6 +108,11 @@ def _squeeze(st: Any, node: Any) -> None:
     axes = st.attrs(node, {"axes": None})["axes"]
     if len(node.input) > 1 and node.input[1]:
         axes = st.const(node, 1)
+    if st.is_const(node.input[0]):  # sizes being computed
+        data = st.consts[node.input[0]]
+        axes = tuple(int(a) for a in np.asarray(axes).reshape(-1)) if axes is not None else None
+        st.consts[node.output[0]] = np.squeeze(data, axis=axes)
+        return
     r = st.refs.get(node.input[0])
     axes = [int(x) for x in np.asarray(axes if axes is not None else [], np.int64).reshape(-1)]
     want = {"rnn_y": [1], "rnn_h": [0]}.get(r.kind if r is not None else "")

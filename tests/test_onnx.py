@@ -834,3 +834,41 @@ def test_export_and_import_on_every_backend(xp, tmp_path):
     _close(_from_onnx(_ort(path, _to_onnx(X, True))[0]), ref)
     net2 = dl.importNetworkFromONNX(str(path))
     _close(dl.gather(_predict(net2, X)), ref)
+
+
+# ---- files written by PyTorch's exporter (tests/fixtures/onnx/make_fixtures.py says how) -------
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "onnx")
+
+
+@pytest.mark.parametrize("name", ["torch_cnn", "torch_lstm", "torch_bilstm", "torch_gru"])
+def test_import_pytorch_exported_files(name):
+    """Conv with folded BN, BN after Add, GroupNorm through Shape-computed reshapes, LSTM/GRU
+    with initial states computed from Shape (ConstantOfShape): minidl agrees with onnxruntime."""
+    path = os.path.join(FIXTURES, f"{name}.onnx")
+    net = dl.importNetworkFromONNX(path)
+    if name == "torch_cnn":
+        X = _rand(16, 16, 3, 3)
+        ref = _from_onnx(_ort(path, _to_onnx(X, True))[0])
+    else:
+        X = _rand(3, 6, 4)
+        ref = _ort(path, np.ascontiguousarray(X.transpose(1, 0, 2)))[0].transpose(2, 1, 0)
+    _close(_predict(net, X), ref)
+
+
+def test_import_dynamic_flatten_size_from_shape(tmp_path):
+    """x.view(x.size(0), -1) with a free batch: Shape -> Slice -> Cast -> Concat -> Reshape."""
+    nodes = [N("Shape", ["x"], "sh"), N("Slice", ["sh", "s0", "s1"], "n"),
+             N("Cast", ["n"], "nc", to=TensorProto.INT64), N("Concat", ["nc", "m1"], "shape",
+                                                                axis=0),
+             N("Reshape", ["x", "shape"], "f"), N("Gemm", ["f", "W"], "y", transB=1)]
+    inits = {"s0": np.array([0], np.int64), "s1": np.array([1], np.int64),
+             "m1": np.array([-1], np.int64), "W": _rand(3, 2 * 3 * 4)}
+    _check_import(tmp_path, nodes, inits, [None, 2, 3, 4], 2)
+
+
+def test_import_refuses_arithmetic_on_sizes(tmp_path):
+    nodes = [N("Shape", ["x"], "sh"), N("Mul", ["sh", "two"], "m"),
+             N("Reshape", ["x", "m"], "y")]
+    _refused(tmp_path, nodes, {"two": np.array([1, 1], np.int64)}, [None, 2], 2,
+             r"'m' \(Mul\)")
