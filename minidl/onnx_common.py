@@ -107,12 +107,16 @@ def same_pads(in_hw: tuple[int, int], span: tuple[int, int], stride: tuple[int, 
 
 # ---- fully connected weights on image input -------------------------------------------------
 
-def _column_order(chw: tuple[int, int, int]) -> np.ndarray:
-    """For each ONNX Flatten position (row-major over C, H, W), the minidl column (column-major
-    over H, W, C, i.e. h + H·w + H·W·c) that holds the same element."""
+def _column_order(chw: tuple[int, int, int], perm: tuple[int, ...] = (0, 1, 2, 3)
+                  ) -> np.ndarray:
+    """For each ONNX Flatten position (row-major over the data axes, which hold the canonical
+    axes ``perm[1:]``: C, H, W unless transposed), the minidl column (column-major over H, W, C,
+    i.e. h + H·w + H·W·c) that holds the same element."""
     c, h, w = chw
-    cc, hh, ww = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
-    return (hh + h * ww + h * w * cc).ravel()
+    sizes = {1: c, 2: h, 3: w}
+    grids = np.meshgrid(*[np.arange(sizes[a]) for a in perm[1:]], indexing="ij")
+    coord = {a: g for a, g in zip(perm[1:], grids)}
+    return (coord[2] + h * coord[3] + h * w * coord[1]).ravel()
 
 
 def fc_columns_to_onnx(weights: np.ndarray, chw: tuple[int, int, int]) -> np.ndarray:
@@ -121,10 +125,12 @@ def fc_columns_to_onnx(weights: np.ndarray, chw: tuple[int, int, int]) -> np.nda
     return np.ascontiguousarray(weights[:, _column_order(chw)])
 
 
-def fc_columns_from_onnx(weights: np.ndarray, chw: tuple[int, int, int]) -> np.ndarray:
-    """The inverse of ``fc_columns_to_onnx``."""
+def fc_columns_from_onnx(weights: np.ndarray, chw: tuple[int, int, int],
+                         perm: tuple[int, ...] = (0, 1, 2, 3)) -> np.ndarray:
+    """The inverse of ``fc_columns_to_onnx``; ``perm``: the data's layout when ONNX flattened
+    it ((0, 2, 3, 1) for N x H x W x C)."""
     out = np.empty_like(weights)
-    out[:, _column_order(chw)] = weights
+    out[:, _column_order(chw, perm)] = weights
     return out
 
 

@@ -200,14 +200,22 @@ def _flatten(st: Any, node: Any) -> None:
     if r is not None and r.kind == "plain" and r.image and r.perm == (0, 1, 3, 2):
         st.add(node, "flattenLayer", [r], (int(np.prod(r.shape)),))  # MATLAB's order
         return
+    if r is not None and r.kind == "plain" and r.image and _read_by_fc(st, node):
+        # any layout (N x H x W x C from a channels-last framework too): the weights follow
+        st.alias(node, _Ref(r.layer, r.shape, r.perm, kind="rowflat"))
+        return
     _flatten_rowmajor(st, node, st.ref(node))
+
+
+def _read_by_fc(st: Any, node: Any) -> bool:
+    readers = st.readers.get(node.output[0], [])
+    return len(readers) == 1 and readers[0] is not None \
+        and readers[0].op_type in ("Gemm", "MatMul")
 
 
 def _flatten_rowmajor(st: Any, node: Any, r: _Ref) -> None:
     n = int(np.prod(r.shape))
-    readers = st.readers.get(node.output[0], [])
-    if r.image and len(readers) == 1 and readers[0] is not None \
-            and readers[0].op_type in ("Gemm", "MatMul"):
+    if r.image and _read_by_fc(st, node):
         st.alias(node, _Ref(r.layer, r.shape, kind="rowflat"))
         return
     c, h, w = r.shape if r.image else (n, 1, 1)
@@ -403,7 +411,7 @@ def _fc(st: Any, node: Any, weights: np.ndarray, bias: np.ndarray) -> None:
     if weights.shape[1] != n:
         raise st.fail(node, f"weights for {weights.shape[1]} inputs, the input has {n}")
     if r.kind == "rowflat":
-        weights = fc_columns_from_onnx(weights, r.shape)
+        weights = fc_columns_from_onnx(weights, r.shape, r.perm)
     o = weights.shape[0]
     st.add(node, "fullyConnectedLayer", [r], (o,), int(o), Weights=weights,
            Bias=np.broadcast_to(bias, (o,)).astype(np.float32).copy())

@@ -872,3 +872,11 @@ def test_import_refuses_arithmetic_on_sizes(tmp_path):
              N("Reshape", ["x", "m"], "y")]
     _refused(tmp_path, nodes, {"two": np.array([1, 1], np.int64)}, [None, 2], 2,
              r"'m' \(Mul\)")
+
+
+def test_import_channels_last_flatten_before_gemm(tmp_path):
+    """Keras-style: Transpose to N x H x W x C, Flatten, Gemm: the weight columns follow."""
+    nodes = [N("Conv", ["x", "W", "B"], "c"), N("Transpose", ["c"], "t", perm=[0, 2, 3, 1]),
+             N("Flatten", ["t"], "f"), N("Gemm", ["f", "L"], "y", transB=1)]
+    inits = {"W": W3, "B": B4, "L": _rand(3, 4 * 3 * 4)}
+    _check_import(tmp_path, nodes, inits, [None, 3, 5, 6], 2)
