@@ -25,7 +25,7 @@ import numpy as np
 import minidl as dl
 
 from .onnx_common import require_onnx
-from .onnx_ops import _IDENTITY4, _Ref, _Spec, _Unsupported, make_layer
+from .onnx_ops import _IDENTITY4, _Ref, _Spec, _Unsupported
 from .onnx_ops import CONVERTERS as _LAYER_CONVERTERS
 from .onnx_recurrent import RNN_CONVERTERS
 from .onnx_shapes import SHAPE_CONVERTERS
@@ -313,6 +313,86 @@ def _network(st: _State) -> Any:
         for src, dst in zip(s.inputs, ports):
             lgraph = dl.connectLayers(lgraph, src, dst)
     return dl.dlnetwork(lgraph)
+
+
+# ---- making the layers ---------------------------------------------------------------------
+
+def _stat(full: np.ndarray, kind: str, image: bool) -> np.ndarray:
+    """An ONNX-layout statistic ((C, H, W) or (C,), broadcast) in minidl's layout."""
+    if kind == "all":
+        return np.float32(full.reshape(-1)[0])
+    if not image:
+        return full.reshape(-1, 1).astype(np.float32)
+    if kind == "channel":
+        return full[:, 0, 0].reshape(1, 1, -1).astype(np.float32)
+    return np.ascontiguousarray(full.transpose(1, 2, 0)).astype(np.float32)
+
+
+def _normalization(ops: list, image: bool) -> dict[str, Any]:
+    """The input layer's Normalization options from the constant steps after the input."""
+    names = [op for op, *_ in ops]
+    dimension = max((k for _, _, k, _ in ops), key=["all", "channel", "element"].index,
+                    default="all")
+    kw = {"NormalizationDimension": {"all": "all", "channel": "channel",
+                                     "element": "element"}[dimension]}
+
+    def s(i: int) -> np.ndarray:
+        return _stat(ops[i][1], ops[i][2], image)
+
+    if not ops:
+        return {"Normalization": "none"}
+    if names == ["Sub"]:
+        return {**kw, "Normalization": "zerocenter", "Mean": s(0)}
+    if names == ["Sub", "Div"] and ops[1][3].endswith("/Range"):  # minidl's own export
+        return {**kw, "Normalization": "rescale-zero-one", "Min": s(0),
+                "Max": (s(0) + s(1)).astype(np.float32)}
+    if names == ["Sub", "Div"]:
+        return {**kw, "Normalization": "zscore", "Mean": s(0), "StandardDeviation": s(1)}
+    if names == ["Sub", "Div", "Mul", "Sub"] and np.all(ops[2][1] == 2) \
+            and np.all(ops[3][1] == 1):
+        lo = s(0)
+        return {**kw, "Normalization": "rescale-symmetric", "Min": lo,
+                "Max": (lo + s(1)).astype(np.float32)}
+    return {**kw, **_affine(ops, image)}
+
+
+def _affine(ops: list, image: bool) -> dict[str, Any]:
+    """Any other run of Add/Sub/Mul/Div as y = a·x + b, written as zerocenter or zscore."""
+    a, b = np.float64(1), np.float64(0)
+    for op, c, _, _ in ops:
+        if op in ("Mul", "Div"):
+            f = c if op == "Mul" else 1 / c
+            a, b = a * f, b * f
+        else:
+            b = b + (c if op == "Add" else -c)
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
+    kinds = [k for _, _, k, _ in ops]
+    kind = "all" if all(k == "all" for k in kinds) else \
+        "element" if "element" in kinds else "channel"
+    if np.all(a == 1):
+        return {"Normalization": "zerocenter", "Mean": _stat(-b, kind, image)}
+    if np.any(a == 0):
+        raise ValueError("importNetworkFromONNX: the input is multiplied by zero.")
+    return {"Normalization": "zscore", "Mean": _stat(-b / a, kind, image),
+            "StandardDeviation": _stat(1 / a, kind, image)}
+
+
+def make_layer(spec: _Spec) -> Any:
+    """The minidl layer for ``spec``, through its public constructor."""
+    try:
+        if spec.kind == "input":
+            shape = spec.args[0]
+            norm = _normalization(spec.kw["ops"], len(shape) == 3)
+            if spec.kw.get("seq"):
+                return dl.sequenceInputLayer(shape[0], Name=spec.name, **norm)
+            if len(shape) == 3:
+                return dl.imageInputLayer([shape[1], shape[2], shape[0]], Name=spec.name, **norm)
+            return dl.featureInputLayer(shape[0], Name=spec.name, **norm)
+        return getattr(dl, spec.kind)(*spec.args, Name=spec.name, **spec.kw)
+    except ValueError as err:
+        raise ValueError(f"importNetworkFromONNX: layer '{spec.name}' cannot be made: "
+                         f"{err}") from None
 
 
 def importNetworkFromONNX(filename: Any) -> Any:

@@ -3,8 +3,8 @@
 Each converter reads a node through the translation state (``minidl.onnx_import._State``: its
 constants, the network tensors made so far, the layers to make) and either adds a layer, folds
 the node into the layer before it, or relabels a tensor (Identity, Transpose, the patterns the
-module docstring of ``minidl.onnx_import`` lists). ``make_layer`` makes the layers at the end,
-through minidl's public layer constructors.
+module docstring of ``minidl.onnx_import`` lists). ``minidl.onnx_import.make_layer`` makes the
+layers at the end, through minidl's public layer constructors.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from typing import Any
 
 import numpy as np
 
-import minidl as dl
-
 from .onnx_common import conv_from_onnx, fc_columns_from_onnx, pads_from_onnx, same_pads
 from .onnx_shapes import concrete_shape
 
-__all__ = ["CONVERTERS", "make_layer"]
+__all__ = ["CONVERTERS"]
 
 _IDENTITY4 = (0, 1, 2, 3)
 
@@ -608,87 +606,8 @@ CONVERTERS: dict[str, Callable[[Any, Any], None]] = {
 }
 
 
-# ---- making the layers ---------------------------------------------------------------------
-
 def _weights(st: Any, node: Any, a: np.ndarray) -> np.ndarray:
+    """A parameter as float32; an integer (or other) tensor where weights belong is an error."""
     if not np.issubdtype(a.dtype, np.floating):
         raise st.fail(node, f"a parameter has type {a.dtype.name}; floating point was expected")
     return a.astype(np.float32)
-
-
-def _stat(full: np.ndarray, kind: str, image: bool) -> np.ndarray:
-    """An ONNX-layout statistic ((C, H, W) or (C,), broadcast) in minidl's layout."""
-    if kind == "all":
-        return np.float32(full.reshape(-1)[0])
-    if not image:
-        return full.reshape(-1, 1).astype(np.float32)
-    if kind == "channel":
-        return full[:, 0, 0].reshape(1, 1, -1).astype(np.float32)
-    return np.ascontiguousarray(full.transpose(1, 2, 0)).astype(np.float32)
-
-
-def _normalization(ops: list, image: bool) -> dict[str, Any]:
-    """The input layer's Normalization options from the constant steps after the input."""
-    names = [op for op, *_ in ops]
-    dimension = max((k for _, _, k, _ in ops), key=["all", "channel", "element"].index,
-                    default="all")
-    kw = {"NormalizationDimension": {"all": "all", "channel": "channel",
-                                     "element": "element"}[dimension]}
-
-    def s(i: int) -> np.ndarray:
-        return _stat(ops[i][1], ops[i][2], image)
-
-    if not ops:
-        return {"Normalization": "none"}
-    if names == ["Sub"]:
-        return {**kw, "Normalization": "zerocenter", "Mean": s(0)}
-    if names == ["Sub", "Div"] and ops[1][3].endswith("/Range"):  # minidl's own export
-        return {**kw, "Normalization": "rescale-zero-one", "Min": s(0),
-                "Max": (s(0) + s(1)).astype(np.float32)}
-    if names == ["Sub", "Div"]:
-        return {**kw, "Normalization": "zscore", "Mean": s(0), "StandardDeviation": s(1)}
-    if names == ["Sub", "Div", "Mul", "Sub"] and np.all(ops[2][1] == 2) \
-            and np.all(ops[3][1] == 1):
-        lo = s(0)
-        return {**kw, "Normalization": "rescale-symmetric", "Min": lo,
-                "Max": (lo + s(1)).astype(np.float32)}
-    return {**kw, **_affine(ops, image)}
-
-
-def _affine(ops: list, image: bool) -> dict[str, Any]:
-    """Any other run of Add/Sub/Mul/Div as y = a·x + b, written as zerocenter or zscore."""
-    a, b = np.float64(1), np.float64(0)
-    for op, c, _, _ in ops:
-        if op in ("Mul", "Div"):
-            f = c if op == "Mul" else 1 / c
-            a, b = a * f, b * f
-        else:
-            b = b + (c if op == "Add" else -c)
-    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
-    a, b = np.broadcast_to(a, shape), np.broadcast_to(b, shape)
-    kinds = [k for _, _, k, _ in ops]
-    kind = "all" if all(k == "all" for k in kinds) else \
-        "element" if "element" in kinds else "channel"
-    if np.all(a == 1):
-        return {"Normalization": "zerocenter", "Mean": _stat(-b, kind, image)}
-    if np.any(a == 0):
-        raise ValueError("importNetworkFromONNX: the input is multiplied by zero.")
-    return {"Normalization": "zscore", "Mean": _stat(-b / a, kind, image),
-            "StandardDeviation": _stat(1 / a, kind, image)}
-
-
-def make_layer(spec: _Spec) -> Any:
-    """The minidl layer for ``spec``, through its public constructor."""
-    try:
-        if spec.kind == "input":
-            shape = spec.args[0]
-            norm = _normalization(spec.kw["ops"], len(shape) == 3)
-            if spec.kw.get("seq"):
-                return dl.sequenceInputLayer(shape[0], Name=spec.name, **norm)
-            if len(shape) == 3:
-                return dl.imageInputLayer([shape[1], shape[2], shape[0]], Name=spec.name, **norm)
-            return dl.featureInputLayer(shape[0], Name=spec.name, **norm)
-        return getattr(dl, spec.kind)(*spec.args, Name=spec.name, **spec.kw)
-    except ValueError as err:
-        raise ValueError(f"importNetworkFromONNX: layer '{spec.name}' cannot be made: "
-                         f"{err}") from None
