@@ -305,6 +305,10 @@ def _every_layer_net():
 def test_every_accepted_opset_writes_a_file_onnxruntime_runs(opset, tmp_path):
     net = _every_layer_net()
     _roundtrip(net, _rand(8, 9, 3, 3), tmp_path, opset)
+    seq = dl.dlnetwork([dl.sequenceInputLayer(4), dl.bilstmLayer(3), dl.tanhLayer(),
+                        dl.gruLayer(2, OutputMode="last"), dl.fullyConnectedLayer(3),
+                        dl.softmaxLayer()])
+    _seq_roundtrip(seq, tmp_path, opset)
 
 
 def test_seven_layer_example_matches_to_1e_4(tmp_path):
