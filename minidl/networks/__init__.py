@@ -27,15 +27,16 @@ from .network import (
     removeLayers,
     replaceLayer,
 )
+from .onnx import exportONNXNetwork, importNetworkFromONNX
 from .summary import NetworkAnalysis, analyzeNetwork, summary
 from .table import Table
 
 __all__ = [
     "Graph", "LayerGraph", "NetworkAnalysis", "Table", "addLayers", "analyzeNetwork",
     "check_single_io", "concat_batch", "connectLayers", "disconnectLayers", "dlnetwork",
-    "forward", "getL2Factor", "getLearnRateFactor", "initialize", "input_format", "layerGraph",
-    "load", "network_module", "network_on", "observations", "per_observation_network",
-    "pool_before_relu", "predict", "predict_chunks", "read_datastore", "removeLayers",
-    "replaceLayer", "save", "setL2Factor", "setLearnRateFactor", "split_plan", "summary",
-    "topological_order",
+    "exportONNXNetwork", "forward", "getL2Factor", "getLearnRateFactor", "importNetworkFromONNX",
+    "initialize", "input_format", "layerGraph", "load", "network_module", "network_on",
+    "observations", "per_observation_network", "pool_before_relu", "predict", "predict_chunks",
+    "read_datastore", "removeLayers", "replaceLayer", "save", "setL2Factor", "setLearnRateFactor",
+    "split_plan", "summary", "topological_order",
 ]
