@@ -143,7 +143,7 @@ def _matplotlib(render: bool = True) -> SimpleNamespace:
 
     The one deliberate function-level import of this module (not a cycle breaker): matplotlib
     takes most of a second to import and `import minidl` must not load it
-    (tests/test_backend.py); only generating the digits needs the renderer, and a cache hit
+    (tests/backend/test_backend.py); only generating the digits needs the renderer, and a cache hit
     needs only the package's version (render=False, which skips the figure modules).
     """
     import matplotlib

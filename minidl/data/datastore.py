@@ -503,7 +503,7 @@ def read_image(path: str, channels: int | None = None) -> np.ndarray:
     or corrupt files raise ValueError naming the file.
     """
     # imported on first use, deliberately (not a cycle breaker): Pillow is optional at import
-    # time and `import minidl` must not load it (tests/test_backend.py)
+    # time and `import minidl` must not load it (tests/backend/test_backend.py)
     from PIL import Image
 
     try:

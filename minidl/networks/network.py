@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import format_properties, parse_name_value, size_str
+from .._matlab import check_flag, format_properties, parse_name_value, size_str
 from ..backend import active_module, array_module, generator, scope, to_module, tune_malloc
 from ..core import dlarray
 from ..layers import InputLayer, Layer, LayerArray, input_names, move_params
@@ -117,9 +117,8 @@ class dlnetwork(Graph):
         while args and not isinstance(args[0], str):
             examples.append(args[0])
             args = args[1:]
-        init = parse_name_value(args, kwargs, {"Initialize": True}, "dlnetwork")["Initialize"]
-        if not isinstance(init, (bool, np.bool_)) and init not in (0, 1):
-            raise ValueError(f"dlnetwork: Initialize must be true or false, got {init!r}.")
+        init = check_flag("Initialize", parse_name_value(args, kwargs, {"Initialize": True},
+                                                         "dlnetwork")["Initialize"])
         self._start()
         self._reset()
         self.ClassNames: Any = None

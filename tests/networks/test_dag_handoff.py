@@ -5,7 +5,7 @@ import pytest
 
 import minidl as dl
 from minidl.networks import split_plan
-from tests.test_dag import residual_net, stripes
+from tests.networks.test_dag import residual_net, stripes
 
 
 def two_output_net():

@@ -35,7 +35,7 @@ from minidl.layers import (
 from minidl.networks.io import load, save
 from minidl.networks.network import Table, dlnetwork
 from tests.conftest import dev, host
-from tests.test_layers_custom import PReLULayer
+from tests.layers.test_layers_custom import PReLULayer
 
 
 def every_layer():

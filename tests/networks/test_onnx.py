@@ -22,8 +22,9 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from minidl.networks.onnx.common import MAX_OPSET, MIN_OPSET  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from minidl.networks.onnx.common import MAX_OPSET, MIN_OPSET  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -839,7 +840,7 @@ def test_export_and_import_on_every_backend(xp, tmp_path):
     _close(dl.gather(_predict(net2, X)), ref)
 
 
-# ---- files written by PyTorch's exporter (tests/fixtures/onnx/make_fixtures.py says how) -------
+# ---- files written by PyTorch's exporter (fixtures/onnx/make_fixtures.py says how) ------------
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "onnx")
 
