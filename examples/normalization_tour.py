@@ -256,14 +256,23 @@ def example_layers(kind):
 
 def initial_loss(kind, data):
     """Cross-entropy loss and spread of the logits of the untrained network (what trainnet
-    starts from: the same seed, so the same initial weights), on the first 1,000 training
-    images."""
+    starts from: the same seed, so the same initial weights) on the first 1,024 training
+    images, in training mode (forward, mini-batches of 128: batch normalization uses the
+    mini-batch's statistics, as in the first iteration)."""
     dl.rng(0)
     net = dl.dlnetwork(example_layers(kind))
-    X, T = data.XTrain[:, :, :, :1000], data.TTrain[:1000]
-    loss = dl.testnet(net, X, T, "crossentropy")
-    logits = dl.extractdata(dl.predict(net, dl.dlarray(X, "SSCB"), Outputs="fc"))
-    return loss, float(logits.std(axis=0).mean())
+    n = min(1024, data.XTrain.shape[3])
+    losses, spreads = [], []
+    for i in range(0, n, 128):
+        X = dl.dlarray(data.XTrain[:, :, :, i:min(i + 128, n)], "SSCB")
+        logits, _ = dl.forward(net, X, Outputs="fc")
+        logits = dl.extractdata(logits).astype(np.float64)
+        z = logits - logits.max(axis=0)
+        logp = z - np.log(np.exp(z).sum(axis=0))
+        t = np.asarray(data.TTrain[i:min(i + 128, n)]).astype(int)
+        losses.append(-logp[t, np.arange(len(t))].mean() * len(t))
+        spreads.append(logits.std(axis=0).sum())
+    return sum(losses) / n, sum(spreads) / n
 
 
 def train_all(data):

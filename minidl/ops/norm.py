@@ -475,6 +475,7 @@ def layernorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float 
     """
     o = _options("layernorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat,
                                      "OperationDimension": OperationDimension})
+    layer_shared_labels(o["OperationDimension"], "", "layernorm")  # a bad value: ValueError
     return _run("layernorm", "layer", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"],
                 operationDimension=o["OperationDimension"])[0]
 
