@@ -16,6 +16,7 @@ the page where a test names a number.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -33,21 +34,19 @@ PAGE = ROOT / "docs" / "normalization.md"
 NUMBERS = ROOT / "docs" / "normalization_numbers.json"
 TOUR = ROOT / "examples" / "normalization_tour.py"
 
-MARKED = re.compile(r"(?P<num>-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?)%?<!--n:(?P<key>[\w.\-]+)-->")
 
 
-def marked_numbers(text: str) -> list[tuple[str, str]]:
-    """(number as shown, key) for every marked number of a page."""
-    return [(m.group("num"), m.group("key")) for m in MARKED.finditer(text)]
+def _generator():
+    """docs/gen_normalization_numbers.py, which parses, checks and rewrites the markers."""
+    spec = importlib.util.spec_from_file_location("gen_normalization_numbers",
+                                                  ROOT / "docs" / "gen_normalization_numbers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def shown_matches(shown: str, value: float) -> bool:
-    """True when ``value`` rounds to ``shown``: within half a unit of its last digit."""
-    plain = shown.replace(",", "")
-    mantissa, _, exponent = plain.partition("e")
-    decimals = len(mantissa.partition(".")[2])
-    unit = 10.0 ** (int(exponent or 0) - decimals)
-    return abs(float(plain) - value) <= unit / 2 + 1e-9 * abs(value)
+GEN = _generator()
+marked_numbers, shown_matches = GEN.marked_numbers, GEN.shown_matches
 
 
 def test_the_marker_parser_and_the_rounding_rule():
@@ -59,6 +58,12 @@ def test_the_marker_parser_and_the_rounding_rule():
     assert shown_matches("3.7e-07", 3.74e-7) and not shown_matches("3.7e-07", 3.76e-7)
     assert shown_matches("73,728", 73728.0) and not shown_matches("73,728", 73729.0)
     assert shown_matches("0", 0.4) and not shown_matches("0", 0.6)
+    # rewriting keeps the style shown: decimals, exponent, separators, the percent sign
+    new, missing = GEN.rewrite(text, {"a.b": 98.123, "c": -0.51649, "d": 4.04e-6, "e": 1234567,
+                                      "f": 7.6})
+    assert new.startswith("| 98.12<!--n:a.b--> | -0.516<!--n:c--> | 4.0e-06<!--n:d--> | "
+                          "1,234,567<!--n:e--> | 8%<!--n:f--> |") and missing == []
+    assert GEN.rewrite("1.5<!--n:zz-->", {})[1] == ["zz"]
 
 
 def committed() -> dict[str, float]:
@@ -73,6 +78,11 @@ def test_every_number_on_the_page_matches_the_committed_numbers():
              for shown, key in marked if key in numbers and not shown_matches(shown, numbers[key])]
     assert not wrong, "docs/normalization.md disagrees with docs/normalization_numbers.json:\n" \
         + "\n".join(wrong)
+
+
+def test_the_generator_has_nothing_to_change():
+    text = PAGE.read_text(encoding="utf-8")
+    assert GEN.rewrite(text, committed()) == (text, [])
 
 
 def test_the_page_marks_exactly_the_numbers_the_tour_writes():
