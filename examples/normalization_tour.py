@@ -374,6 +374,10 @@ def draw_statistics(path, stats):
         axes[2, k].set_xlim(-bar_lim, bar_lim)
         axes[2, k].set_ylim(C + 0.5, 0.5)
         axes[2, k].axvline(0, color="0.3", lw=0.8)
+        if np.abs(cmean).max() < 1e-3 * bar_lim:
+            axes[2, k].text(0.5, 0.5, f"all {C} are 0", transform=axes[2, k].transAxes,
+                            ha="center", va="center", fontsize=9,
+                            bbox={"fc": "white", "ec": "0.6"})
         axes[2, k].set_xlabel("mean over images and pixels", fontsize=9)
         axes[1, k].set_xlabel("image (B)")
         for row in range(3):
@@ -788,7 +792,7 @@ def part_g(data):
     """Batch, group and instance normalization trained with mini-batches of 2 to 32 images.
 
     As in Wu & He's Figure 1: the same number of epochs for every mini-batch size and a learning
-    rate proportional to it (0.05 * B/32), so that every run sees the same images equally often.
+    rate proportional to it (0.02 * B/32), so that every run sees the same images equally often.
     """
     section("(g) Small mini-batches: batch, group and instance normalization")
     n = 48 if FAST else 1500
@@ -796,7 +800,7 @@ def part_g(data):
     X, T = data.XTrain[:, :, :, :n], data.TTrain[:n]
     record("small.train_images", n)
     record("small.epochs", epochs)
-    print(f"{n} training images, {epochs} epochs, sgdm, learning rate 0.05 * B / 32; test "
+    print(f"{n} training images, {epochs} epochs, sgdm, learning rate 0.02 * B / 32; test "
           f"accuracy (%) on {data.XTest.shape[3]} test images (predict):")
     print(f"  {'B':>4s}" + "".join(f"{k:>10s}" for k in SMALL_KINDS) + f"{'seconds':>10s}")
     curves, accuracy = {}, {}
@@ -805,7 +809,7 @@ def part_g(data):
         row_tic = time.time()
         for kind in SMALL_KINDS:
             dl.rng(0)
-            options = dl.trainingOptions("sgdm", InitialLearnRate=0.05 * B / 32,
+            options = dl.trainingOptions("sgdm", InitialLearnRate=0.02 * B / 32,
                                          MaxEpochs=epochs, MiniBatchSize=B,
                                          Shuffle="every-epoch", Verbose=False)
             net, info = dl.trainnet(X, T, example_layers(kind), "crossentropy", options)
@@ -847,7 +851,7 @@ def draw_small_batches(path, curves, accuracy, n):
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     fig.suptitle(f"The example with batch, group (4 groups) and instance normalization, {n} "
-                 "training images, learning rate 0.05 * B / 32", fontsize=10)
+                 "training images, learning rate 0.02 * B / 32", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=72)
     plt.close(fig)
