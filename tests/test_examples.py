@@ -27,10 +27,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def run_example(tmp_path, monkeypatch, capsys):
+def run_example(tmp_path, monkeypatch, capsys, request):
     """run_example(name, *args) -> (printed text, the script's globals)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(minidl.backend.random, "_generator", minidl.backend.generator())
+    state = minidl.backend.generator().bit_generator.state  # examples reseed: put it back after
+    request.addfinalizer(lambda: setattr(minidl.backend.generator().bit_generator, "state", state))
 
     def run(name: str, *args: str) -> tuple[str, dict]:
         monkeypatch.setattr(sys, "argv", [str(EXAMPLES / name), "--fast", *args])

@@ -20,7 +20,7 @@ from .._matlab import (
     size_str,
 )
 from ..core import dlarray
-from ..ops import batchnorm, groupnorm, instancenorm, layernorm
+from ..ops import batchnorm, groupnorm, instancenorm, layer_shared_labels, layernorm
 from .base import (
     Layer,
     Spec,
@@ -140,19 +140,35 @@ class InstanceNormalizationLayer(_NormalizationLayer):
         return instancenorm(self._check(X), self.Offset, self.Scale, Epsilon=self.Epsilon)
 
 
+def _operation_dimension(name: str, v: Any) -> str:
+    if isinstance(v, str):
+        layer_shared_labels(v, "", name)  # raises for an unknown value
+        return v.lower()
+    raise ValueError(f"{name} must be 'auto', 'channel-only', 'spatial-channel' or "
+                     f"'batch-excluded', got {format_value(v)}.")
+
+
 @register_layer
 class LayerNormalizationLayer(_NormalizationLayer):
-    """Layer normalization: statistics per observation over all its channels (and S, T)."""
+    """Layer normalization: statistics per observation over its channels, and over its S (and
+    T) elements as OperationDimension says: "auto" (default) is "spatial-channel" for 2-D/3-D
+    images and "channel-only" (per time step) for feature and sequence data."""
 
     Type = "Layer Normalization"
     default_name = "layernorm"
     where, kind = "layerNormalizationLayer", "Layer"
+    #: networks saved before the option existed normalized over everything but B
+    OperationDimension = "batch-excluded"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(args, kwargs)
+        super().__init__(args, kwargs, {"OperationDimension": ("auto", _operation_dimension)})
 
     def predict(self, X: dlarray) -> dlarray:
-        return layernorm(self._check(X), self.Offset, self.Scale, Epsilon=self.Epsilon)
+        return layernorm(self._check(X), self.Offset, self.Scale, Epsilon=self.Epsilon,
+                         OperationDimension=self.OperationDimension)
+
+    def _hyper_names(self) -> tuple[str, ...]:
+        return ("Epsilon", "OperationDimension")
 
 
 def _num_groups(name: str, v: Any) -> int | str:
@@ -272,8 +288,10 @@ def instanceNormalizationLayer(*args: Any, **kwargs: Any) -> InstanceNormalizati
 
 
 def layerNormalizationLayer(*args: Any, **kwargs: Any) -> LayerNormalizationLayer:
-    """``layerNormalizationLayer(...)`` (options as instanceNormalizationLayer): normalize each
-    observation over all its channels and spatial elements."""
+    """``layerNormalizationLayer(OperationDimension="auto", ...)`` (other options as
+    instanceNormalizationLayer): normalize each observation over its channels, and its spatial
+    elements for images; OperationDimension "auto", "channel-only", "spatial-channel" or
+    "batch-excluded" (see layernorm)."""
     return LayerNormalizationLayer(*args, **kwargs)
 
 

@@ -12,14 +12,14 @@ from .activations import leakyrelu, relu, sigmoid, sigmoid_kernel, tanh
 from .conv import avgpool, dlconv, maxpool
 from .loss import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .nn import fullyconnect, onehotdecode, onehotencode, softmax
-from .norm import batchnorm, groupnorm, instancenorm, layernorm
+from .norm import batchnorm, groupnorm, instancenorm, layer_shared_labels, layernorm
 from .recurrent import RESET_GATE_MODES, gru, lstm
 from .shape import concatenate, flatten
 
 __all__ = [
     "RESET_GATE_MODES", "avgpool", "batchnorm", "concatenate", "crossentropy", "dlconv", "exp",
     "flatten", "fullyconnect", "groupnorm", "gru", "huber", "indexcrossentropy", "instancenorm",
-    "l1loss", "l2loss", "layernorm", "leakyrelu", "log", "lstm", "maximum", "maxpool", "minimum",
-    "mse", "onehotdecode", "onehotencode", "relu", "sigmoid", "sigmoid_kernel", "softmax", "sqrt",
-    "tanh",
+    "l1loss", "l2loss", "layer_shared_labels", "layernorm", "leakyrelu", "log", "lstm", "maximum",
+    "maxpool", "minimum", "mse", "onehotdecode", "onehotencode", "relu", "sigmoid",
+    "sigmoid_kernel", "softmax", "sqrt", "tanh",
 ]

@@ -35,6 +35,7 @@ ones) and ``_Wide`` gives elementwise steps a long inner loop.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from .._matlab import check_in_range, check_positive_int, check_positive_real
@@ -47,7 +48,7 @@ from .args import op_options as _options
 from .args import per_channel as _per_channel
 
 __all__ = ["batchnorm", "instancenorm", "layernorm", "groupnorm", "normalization_axes",
-           "channel_groups", "SHARED_LABELS"]
+           "channel_groups", "SHARED_LABELS", "layer_shared_labels"]
 
 #: Dimension labels whose elements share one mean and variance, for each kind of normalization.
 #: "C" listed means the channels of one *group* share (layer: a single group of all channels,
@@ -86,6 +87,32 @@ def normalization_axes(kind: str, fmt: str, numGroups: Any = None) -> tuple[int,
     if "C" not in fmt.upper():
         raise ValueError(f"normalization_axes: format {fmt!r} has no channel ('C') dimension")
     return tuple(i for i, label in enumerate(fmt.upper()) if label in SHARED_LABELS[kind])
+
+
+#: layernorm's OperationDimension: the labels that share one mean and variance per observation.
+#: "auto" (the layer's default, as MATLAB's since R2023a) picks "spatial-channel" for 2-D and 3-D
+#: images (two or more S, no T) and "channel-only" otherwise: per time step for sequences.
+LAYER_OPERATION_DIMENSIONS = {
+    "channel-only": "C",          # each time step / pixel of each observation on its own
+    "spatial-channel": "SC",      # all pixels and channels of one observation (one time step)
+    "batch-excluded": "SCTU",     # everything but B: minidl's layernorm before OperationDimension
+}
+
+
+def layer_shared_labels(operationDimension: Any, fmt: str, where: str = "layernorm") -> str:
+    """The labels layer normalization shares statistics over, for an OperationDimension value.
+
+    ``operationDimension`` is "auto", "channel-only", "spatial-channel" or "batch-excluded";
+    ``fmt`` is the data's format (only "auto" looks at it).
+    """
+    key = operationDimension.lower() if isinstance(operationDimension, str) else None
+    if key == "auto":
+        fmt = fmt.upper()
+        key = "spatial-channel" if fmt.count("S") >= 2 and "T" not in fmt else "channel-only"
+    if key not in LAYER_OPERATION_DIMENSIONS:
+        raise ValueError(f"{where}: OperationDimension must be 'auto', 'channel-only', "
+                         f"'spatial-channel' or 'batch-excluded', got {operationDimension!r}")
+    return LAYER_OPERATION_DIMENSIONS[key]
 
 
 def _check_kind(kind: str) -> None:
@@ -328,8 +355,11 @@ class _View:
 
 
 def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: Any,
-         DataFormat: Any, numGroups: Any = None) -> tuple:
-    """The one normalization behind the four functions: returns (Y, batch mean, batch var)."""
+         DataFormat: Any, numGroups: Any = None, operationDimension: Any = None) -> tuple:
+    """The one normalization behind the four functions: returns (Y, batch mean, batch var).
+
+    ``operationDimension`` (layer normalization only) replaces the kind's shared labels.
+    """
     data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
     epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
     C = data.shape[fmt.index("C")]
@@ -337,7 +367,10 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
     view = _View(data, fmt, groups)
     gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
     beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
-    shared = view.mask(SHARED_LABELS[kind])
+    labels = SHARED_LABELS[kind] if operationDimension is None else \
+        layer_shared_labels(operationDimension, fmt, where)
+    shared = view.mask(labels)
+    _check_statistics_size(where, kind, view, shared, fmt, data.shape)
     traced = _traced(X, offset, scaleFactor)
     x = view.of(data)
     xp = array_module(x)
@@ -373,6 +406,32 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
     return record(out, out_fmt, (X, offset, scaleFactor), backward), mu, var
 
 
+def _check_statistics_size(where: str, kind: str, view: _View, shared: list[bool], fmt: str,
+                           shape: tuple) -> None:
+    """Statistics of a single element make x̂ = 0, so Y = offset whatever X is (and dY/dX = 0).
+
+    For batch normalization that happens only with one observation and no S or T elements (a
+    mini-batch of one feature vector, e.g. the last one of an epoch): a RuntimeWarning, since
+    the next mini-batch may be fine. For the other kinds it follows from the format alone (e.g.
+    instance normalization of "CB" data, which has no S or T dimension to average over): every
+    call would return the offset, so it is a ValueError.
+    """
+    count = math.prod(n for n, s in zip(view.shape, shared) if s)
+    if count != 1 or math.prod(shape) == 0:
+        return
+    size = "x".join(str(n) for n in shape)
+    if kind == "batch":
+        warnings.warn(f"{where}: each channel's statistics cover a single element (X is {size} "
+                      f"'{fmt}': one observation and no S or T elements), so the output is the "
+                      "offset for every input and the gradient with respect to X is 0; train with "
+                      "mini-batches of two or more observations", RuntimeWarning, stacklevel=4)
+        return
+    raise ValueError(f"{where}: X ({size} '{fmt}') gives statistics of a single element, so the "
+                     "output would be the offset for every input; X must have more than one "
+                     "element per statistic (for instancenorm an S or T dimension of size > 1, "
+                     "e.g. 'SSCB' or 'CBT' data, not 'CB')")
+
+
 # ---- public functions: they differ only in which dimensions share statistics -----------------
 
 def instancenorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float = 1e-5,
@@ -389,14 +448,21 @@ def instancenorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: flo
 
 
 def layernorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float = 1e-5,
-              DataFormat: str | None = None) -> dlarray:
+              DataFormat: str | None = None, OperationDimension: str = "batch-excluded") -> dlarray:
     """Layer normalization: each observation over all its S, C, T and U elements.
 
     ``Y = layernorm(X, offset, scaleFactor)``, scale and offset per channel. Name-Value: Epsilon
-    (1e-5), DataFormat.
+    (1e-5), DataFormat, OperationDimension: "batch-excluded" (the default here: S, C, T and U
+    together), "channel-only" (C alone: each time step and pixel separately, like PyTorch's
+    LayerNorm(C)), "spatial-channel" (S and C: each time step separately) or "auto"
+    (layerNormalizationLayer's default: "spatial-channel" for 2-D/3-D images, else
+    "channel-only").
     """
-    o = _options("layernorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
-    return _run("layernorm", "layer", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"])[0]
+    o = _options("layernorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat,
+                                     "OperationDimension": OperationDimension})
+    layer_shared_labels(o["OperationDimension"], "", "layernorm")  # a bad value: ValueError
+    return _run("layernorm", "layer", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"],
+                operationDimension=o["OperationDimension"])[0]
 
 
 def groupnorm(X: Any, numGroups: Any, offset: Any, scaleFactor: Any, *args: Any,
