@@ -33,6 +33,10 @@ ALLOWED_LATE = {
     ("minidl.backend.arrays", "cupy"): "optional dependency, imported only when asked for",
     ("minidl.backend.arrays", "cupyx"): "optional dependency, imported only when asked for",
     ("minidl.backend.threads", "threadpoolctl"): "optional: without it BLAS is not capped",
+    ("minidl.networks.onnx", "minidl.networks.onnx.export"): "the ONNX code loads on first "
+                                                             "use: import minidl stays light",
+    ("minidl.networks.onnx", "minidl.networks.onnx.importer"): "the ONNX code loads on first "
+                                                               "use (as above)",
     ("minidl.networks.onnx.common", "onnx"): "optional extra minidl[onnx]; import minidl "
                                              "stays free of it",
     ("minidl.networks.summary", "matplotlib"): "optional figure; import minidl stays light",

@@ -545,16 +545,7 @@ def _write_atomically(data: bytes, filename: str) -> None:
 
 
 def exportONNXNetwork(net: Any, filename: Any, *args: Any, **kwargs: Any) -> None:
-    """``exportONNXNetwork(net, filename, OpsetVersion=13, NetworkName="Network",
-    BatchSize=None)``: write the initialized dlnetwork ``net`` to the ONNX file ``filename``.
-
-    The model's inputs are N x C x H x W (images), N x C (features) or T x N x C (sequences)
-    float32, named after the input layers; its outputs are named after the output layers (N x C
-    for "CB" results, T x N x C for "CBT"). N is free ("N") unless BatchSize fixes it. LSTM,
-    BiLSTM and GRU layers become ONNX LSTM/GRU nodes. OpsetVersion is 7 to 21 (default 13, see
-    ``networks.onnx.common``). The file is overwritten atomically. A layer without an ONNX form
-    raises a ValueError naming it.
-    """
+    """Write ``net`` to ``filename`` as ONNX (the public wrapper in ``networks.onnx`` says how)."""
     opts = parse_name_value(args, kwargs, {"OpsetVersion": DEFAULT_OPSET,
                                            "NetworkName": "Network", "BatchSize": None},
                             "exportONNXNetwork")

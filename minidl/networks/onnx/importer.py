@@ -397,16 +397,7 @@ def make_layer(spec: Spec) -> Any:
 
 
 def importNetworkFromONNX(filename: Any) -> Any:
-    """``net = importNetworkFromONNX(filename)``: the ONNX model in ``filename`` as an
-    initialized dlnetwork.
-
-    The network takes MATLAB-layout data (H x W x C x N images, N x numFeatures features) and
-    gives what the model gives, "CB" (C x N) for N x C outputs. ONNX inputs N x C x H x W (or
-    N x H x W x C followed by a Transpose to N x C x H x W) become an imageInputLayer, N x C a
-    featureInputLayer. Malformed files, absurd sizes, external data outside the model's folder
-    and operators or attributes minidl cannot express raise a ValueError that names the problem
-    (for an operator: its type and node name).
-    """
+    """Read the ONNX file ``filename`` as a dlnetwork (see the wrapper in ``networks.onnx``)."""
     onnx = require_onnx()
     model = _load(onnx, filename)
     st = _State(onnx, model, os.fspath(filename))
