@@ -43,7 +43,7 @@ import numpy as np
 
 __all__ = ["world", "rank", "size", "local_rank", "local_size", "is_distributed",
            "allreduce_sum", "broadcast_arrays", "broadcast_object", "allgather_object",
-           "barrier", "any_true", "threads_per_rank", "cap_threads", "select_device",
+           "barrier", "any_true", "any_of", "threads_per_rank", "cap_threads", "select_device",
            "install_abort_hook", "LAUNCHER_VARIABLES"]
 
 #: Environment variables an MPI launcher sets in the processes it starts (MPICH's and Intel
@@ -430,15 +430,22 @@ def barrier() -> None:
 
 def any_true(flag: bool) -> bool:
     """True on every rank when ``flag`` is true on any rank (a logical or; one small
-    MPI_Allreduce): how stop requests (Ctrl-C, OutputFcn, a NaN loss) stop all ranks at once."""
+    MPI_Allreduce): how a stop request (Ctrl-C, OutputFcn, a NaN loss) stops all ranks at once."""
+    return any_of([flag])[0]
+
+
+def any_of(flags: Sequence[bool]) -> list[bool]:
+    """Each of several flags or-ed over the ranks, in one small MPI_Allreduce: every rank gets
+    the same list, so all ranks take the same branch (stop, and for which reason)."""
+    flags = [bool(f) for f in flags]
     comm = world()
-    if comm is None or comm.Get_size() == 1:
-        return bool(flag)
+    if comm is None or comm.Get_size() == 1 or not flags:
+        return flags
     from mpi4py import MPI  # already imported by world()
 
-    buf = np.array([1 if flag else 0], np.int32)
+    buf = np.array(flags, np.int32)
     comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.MAX)
-    return bool(buf[0])
+    return [bool(v) for v in buf]
 
 
 def _reset_for_tests() -> None:

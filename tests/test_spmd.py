@@ -96,6 +96,30 @@ def test_on_two_ranks(checks_output, name):
     assert f"PASS {name}\n" in checks_output, checks_output[-4000:]
 
 
+TRAINNET_CHECKS = re.findall(r"^@check\ndef (\w+)",
+                             (SCRIPTS / "trainnet_checks.py").read_text(), re.M)
+
+
+@pytest.fixture(scope="module")
+def trainnet_output() -> str:
+    rc, out, _ = launch(SCRIPTS / "trainnet_checks.py")
+    return out if rc == 0 else out + f"\n(exit status {rc})"
+
+
+@needs_mpi
+@pytest.mark.parametrize("name", TRAINNET_CHECKS)
+def test_trainnet_on_two_ranks(trainnet_output, name):
+    """trainnet with a parallel ExecutionEnvironment (trainnet_checks.py): equal to one process
+    without batch normalization, batch-norm statistics merged by the formula, every stop
+    (NaN, Ctrl-C on one rank, OutputFcn) on all ranks together, reporting by worker 1 only."""
+    assert f"PASS {name}\n" in trainnet_output, trainnet_output[-4000:]
+
+
+@needs_mpi
+def test_verbose_table_printed_once(trainnet_output):
+    assert trainnet_output.count("Training stopped: Max epochs completed") == 1
+
+
 @needs_mpi
 @pytest.mark.parametrize("runner", [True, False], ids=["python -m mpi4py", "python"])
 def test_a_rank_that_raises_ends_the_launch(runner):
@@ -187,6 +211,47 @@ def test_threads_per_rank_from_the_launcher(monkeypatch):
     assert thread_count() == max(1, cpus // 2)
     monkeypatch.setenv("MPI_LOCALNRANKS", str(4 * cpus))  # more ranks than cores: still 1
     assert mpi.threads_per_rank() == 1 and thread_count() == 1
+
+
+def test_parallel_environment_in_one_process(capsys):
+    """MATLAB's parallel environments train as the serial one in a single process, after a
+    one-line note; the result is the serial run's."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    T = np.where(X[:, 0] > 0, "a", "b")
+    runs = {}
+    for env in ("cpu", "parallel-cpu", "parallel", "parallel-auto", "multi-gpu",
+                "parallel-gpu"):
+        if env.endswith("gpu") and not dl.canUseGPU():
+            with pytest.raises(RuntimeError, match="no GPU is usable"):
+                dl.trainnet(X, T, [dl.featureInputLayer(3), dl.fullyConnectedLayer(2),
+                                   dl.softmaxLayer()], "crossentropy",
+                            dl.trainingOptions("sgdm", MaxEpochs=1, Verbose=False,
+                                               ExecutionEnvironment=env))
+            continue
+        dl.rng(0)
+        net, info = dl.trainnet(X, T, [dl.featureInputLayer(3), dl.fullyConnectedLayer(2),
+                                       dl.softmaxLayer()], "crossentropy",
+                                dl.trainingOptions("sgdm", MaxEpochs=2, MiniBatchSize=8,
+                                                   Verbose=False, ExecutionEnvironment=env))
+        runs[env] = info.TrainingHistory.Loss
+    out = capsys.readouterr().out
+    assert out.count("in a single process: training on it alone") == 5
+    assert 'ExecutionEnvironment "parallel-cpu" in a single process' in out
+    for env, losses in runs.items():
+        np.testing.assert_array_equal(losses, runs["cpu"], err_msg=env)
+
+
+def test_example_runs_in_one_process(tmp_path):
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
+    for name in mpi.LAUNCHER_VARIABLES:
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, str(ROOT / "examples" /
+                                              "train_in_parallel_custom_loop.py"),
+                          "--fast", "--out", str(tmp_path)], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=300, check=True).stdout
+    assert "Training on 1 worker(s), mini-batch 64 split as [64]" in out
+    assert "Identical networks on all 1 worker(s): True" in out
 
 
 # ---- partition ---------------------------------------------------------------------------------

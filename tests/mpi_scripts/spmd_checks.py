@@ -259,6 +259,7 @@ def stop_flags():
     assert mpi.any_true(ME == N) is True
     assert mpi.any_true(False) is False
     assert mpi.any_true(True) is True
+    assert mpi.any_of([ME == 1, False, ME == N]) == [True, False, True]
 
 
 @check
