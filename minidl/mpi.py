@@ -270,13 +270,11 @@ def allreduce_sum(arrays: Sequence[Any], root: int | None = None) -> list[Any] |
     device = [i for i, a in enumerate(arrays) if not _is_host(a)]
     out: list[Any] = [None] * len(arrays)
     for where, reduce in ((host, _host_sum), (device, _device_sum)):
-        if where:
+        if where:  # every rank makes both calls, the root's or not
             sums = reduce(comm, [arrays[i] for i in where], root)
-            if sums is None:
-                return None
-            for i, s in zip(where, sums):
+            for i, s in zip(where, sums or [None] * len(where)):
                 out[i] = s
-    return out
+    return None if root is not None and comm.Get_rank() != root else out
 
 
 def _host_sum(comm: Any, arrays: list[Any], root: int | None) -> list[Any] | None:

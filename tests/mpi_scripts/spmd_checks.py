@@ -413,6 +413,11 @@ def device_host_staging():
     same_sum(s.get(), lambda w: value_of(w, (7,)))
     mixed = spmdPlus([x, value_of(ME, (2,))])  # host and device leaves: one call each
     assert isinstance(mixed[0], fakegpu.FakeDeviceArray) and isinstance(mixed[1], np.ndarray)
+    to_last = spmdPlus([x, value_of(ME, (2,))], N)  # both calls on every worker, then None
+    assert (to_last is None) == (ME != N)
+    if ME == N:
+        same_sum(to_last[0].get(), lambda w: value_of(w, (7,)))
+        same_sum(to_last[1], lambda w: value_of(w, (2,)))
     got = spmdBroadcast(1, {"g": x})  # device leaves arrive on the device
     assert isinstance(got["g"], fakegpu.FakeDeviceArray)
     equal(got["g"].get(), value_of(1, (7,)))
