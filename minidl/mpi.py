@@ -33,6 +33,7 @@ so that it can live next to the array backends.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["world", "rank", "size", "local_rank", "local_size", "is_distributed",
-           "allreduce_sum", "broadcast_arrays", "broadcast_object", "allgather_object",
+           "allreduce_sum", "broadcast_arrays", "broadcast_object", "allgather_object", "reduce",
            "barrier", "any_true", "any_of", "threads_per_rank", "cap_threads", "select_device",
            "install_abort_hook", "LAUNCHER_VARIABLES"]
 
@@ -417,6 +418,17 @@ def allgather_object(obj: Any) -> list[Any]:
     if comm is None or comm.Get_size() == 1:
         return [obj]
     return comm.allgather(obj)
+
+
+def reduce(fcn: Callable[[Any, Any], Any], obj: Any, root: int | None = None) -> Any:
+    """``fcn`` folded over every rank's (picklable) ``obj`` in rank order,
+    ``fcn(fcn(obj_0, obj_1), obj_2) ...``, on every rank (or on ``root`` only; the others get
+    None). Each rank folds the gathered values itself, so all get the same result; for sums of
+    arrays ``allreduce_sum`` is the fast way (MPI adds them, nothing is pickled)."""
+    values = allgather_object(obj)
+    if root is not None and rank() != root:
+        return None
+    return functools.reduce(fcn, values)
 
 
 def barrier() -> None:

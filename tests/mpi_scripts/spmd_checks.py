@@ -239,6 +239,8 @@ def reduce():
     x = spmdReduce(operator.add, dl.dlarray(value_of(ME), "CB"))
     assert isinstance(x, dl.dlarray) and x.fmt == "CB"
     same_sum(x.extractdata(), value_of)
+    assert mpi.reduce(lambda a, b: a + b, [ME]) == list(range(1, N + 1))  # the raw form
+    assert mpi.reduce(max, ME, root=1) == (N if ME == 2 else None)
     got = spmdReduce(operator.add, [ME], 1)
     assert got == (list(range(1, N + 1)) if ME == 1 else None), got
 
