@@ -1,11 +1,13 @@
 """How long summing a gradient over MPI ranks takes: one MPI_Allreduce of a float32 buffer, and
 ``minidl.mpi.allreduce_sum`` of the same floats as a network's list of parameters (packed into
-one buffer, one call, unpacked), beside one Allreduce per parameter.
+one buffer, one call, unpacked into new arrays), beside one in-place Allreduce per parameter
+(the Allreduce column is one call on one buffer of all the floats, no copies).
 
     mpiexec -n 2 python -m mpi4py benchmarks/allreduce.py [--json out.json]
 
-Each number is the median over 5 rounds of the mean time of a round's calls (the ranks meet at a
-barrier before each round). On one machine MPICH moves the data through shared memory, so this
+Each cell is the median and the best of 5 rounds of the mean time of a round's calls (the
+ranks meet at a barrier before each round; a round's time is its slowest rank's). On one
+machine MPICH moves the data through shared memory, so this
 is the floor of what a network adds; over a network, add size / bandwidth (about 0.8 ms per
 MB at 10 Gb/s for a ring allreduce's 2 (n - 1) / n transfers of the buffer).
 """
@@ -24,12 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minidl import mpi  # noqa: E402
 
-SIZES = (60_000, 1_000_000)
+SIZES = ((60_000, 10), (1_000_000, 10), (60_000, 100))  # floats, as how many parameters
 ROUNDS = 5
 
 
-def timed(fn, calls: int) -> float:
-    """Median over ROUNDS of the mean seconds per call of ``fn`` (same on every rank)."""
+def timed(fn, calls: int) -> tuple[float, float]:
+    """(median, best) over ROUNDS of the mean seconds per call of ``fn`` (same on every rank;
+    the best round is the one least disturbed by other work on the machine)."""
     comm = mpi.world()
     for _ in range(max(3, calls // 10)):
         fn()
@@ -40,7 +43,8 @@ def timed(fn, calls: int) -> float:
         for _ in range(calls):
             fn()
         samples.append((time.perf_counter() - start) / calls)
-    return statistics.median(comm.allreduce(s, op=_max()) for s in samples)
+    slowest = [comm.allreduce(s, op=_max()) for s in samples]
+    return statistics.median(slowest), min(slowest)
 
 
 def _max():
@@ -49,8 +53,11 @@ def _max():
     return MPI.MAX
 
 
-def parameter_shapes(total: int) -> list[int]:
-    """Sizes of 10 parameters adding up to ``total``, as a small CNN's weights and biases."""
+def parameter_shapes(total: int, count: int = 10) -> list[int]:
+    """Sizes of ``count`` parameters adding up to ``total``: 10 as a small CNN's weights and
+    biases (four large, six small), or ``count`` equal ones."""
+    if count != 10:
+        return [total // count + (1 if k < total % count else 0) for k in range(count)]
     weights = [total * f // 100 for f in (2, 8, 30, 58)]
     biases = [16, 16, 32, 32, 64, 10]
     weights[-1] += total - sum(weights) - sum(biases)
@@ -66,25 +73,28 @@ def main() -> None:
               "benchmarks/allreduce.py")
         return
     rows = []
-    for n in SIZES:
+    for n, count in SIZES:
         calls = 400 if n < 100_000 else 40
         buf = np.ones(n, np.float32)
         raw = timed(lambda b=buf: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM), calls)
-        params = [np.ones(k, np.float32) for k in parameter_shapes(n)]
+        params = [np.ones(k, np.float32) for k in parameter_shapes(n, count)]
         packed = timed(lambda p=params: mpi.allreduce_sum(p), calls)
         each = timed(lambda p=params: [comm.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
                                        for a in p], calls)
-        rows.append({"floats": n, "MB": n * 4 / 1e6, "allreduce_ms": raw * 1e3,
-                     "allreduce_sum_10_params_ms": packed * 1e3,
-                     "one_call_per_param_ms": each * 1e3})
+        rows.append({"floats": n, "params": count, "MB": n * 4 / 1e6,
+                     "allreduce_ms": [t * 1e3 for t in raw],
+                     "allreduce_sum_10_params_ms": [t * 1e3 for t in packed],
+                     "one_call_per_param_ms": [t * 1e3 for t in each]})
     if comm.Get_rank() == 0:
         print(f"MPI: {MPI.Get_library_version().splitlines()[0].strip()}, "
               f"{comm.Get_size()} ranks, {os.cpu_count()} CPUs")
-        print(f"{'floats':>10} {'MB':>6} {'Allreduce':>11} {'allreduce_sum':>14} "
-              f"{'per-param':>10}   (ms per call; 10 parameters for the last two)")
+        print(f"{'floats':>10} {'params':>6} {'MB':>6} {'Allreduce':>16} {'allreduce_sum':>16} "
+              f"{'per-param':>16}   (ms per call, median / best round)")
         for r in rows:
-            print(f"{r['floats']:>10} {r['MB']:>6.2f} {r['allreduce_ms']:>11.4f} "
-                  f"{r['allreduce_sum_10_params_ms']:>14.4f} {r['one_call_per_param_ms']:>10.4f}")
+            cells = [f"{r[k][0]:.3f} / {r[k][1]:.3f}" for k in
+                     ("allreduce_ms", "allreduce_sum_10_params_ms", "one_call_per_param_ms")]
+            print(f"{r['floats']:>10} {r['params']:>6} {r['MB']:>6.2f} "
+                  + " ".join(f"{c:>16}" for c in cells))
         if "--json" in sys.argv:
             path = sys.argv[sys.argv.index("--json") + 1]
             tmp = path + ".tmp"

@@ -223,11 +223,12 @@ def _pack(arrays: Sequence[Any], xp: Any,
     buffer is a work buffer kept for the next call (valid until then: ``_unpack`` copies out):
     a new multi-megabyte buffer per call costs more than the sum itself here (fresh pages,
     and MPI meeting a new address), 2-3x the time of an Allreduce of a kept one."""
-    dtypes = [_sum_dtype(np.dtype(a.dtype)) for a in arrays]
-    common = np.result_type(*dtypes)
+    kinds = {np.dtype(a.dtype) for a in arrays}
+    sums = {k: _sum_dtype(k) for k in kinds}  # per distinct dtype, not per array
+    common = np.result_type(*sums.values())
     if common == np.float16:
         common = np.dtype(np.float32)
-    layout = [(int(a.size), tuple(a.shape), d) for a, d in zip(arrays, dtypes)]
+    layout = [(int(a.size), tuple(a.shape), sums[np.dtype(a.dtype)]) for a in arrays]
     total = sum(n for n, _, _ in layout)
     key = ("work", xp.__name__, common.str)
     work = _state.get(key) if reuse else None
@@ -236,18 +237,18 @@ def _pack(arrays: Sequence[Any], xp: Any,
         if reuse:
             _state[key] = work
     buf = work[:total]
-    start = 0
-    for a, (n, _, _) in zip(arrays, layout):  # one copy per parameter, not per element
-        buf[start:start + n] = a.reshape(-1)
-        start += n
+    xp.concatenate([a.reshape(-1) for a in arrays], out=buf, casting="unsafe")
     return buf, layout
 
 
 def _unpack(buf: Any, layout: list[tuple[int, tuple, np.dtype]]) -> list[Any]:
-    """New arrays (copies) of the given sizes, shapes and dtypes, cut from ``buf`` in order."""
-    out, start = [], 0
+    """Arrays of the given sizes, shapes and dtypes cut from ``buf`` in order: views into one
+    copy of it (one copy in all, whatever the number of arrays), cast where their dtype is not
+    the buffer's."""
+    whole, out, start = buf.copy(), [], 0
     for n, shape, dtype in layout:
-        out.append(buf[start:start + n].reshape(shape).astype(dtype, copy=True))
+        piece = whole[start:start + n].reshape(shape)
+        out.append(piece if piece.dtype == dtype else piece.astype(dtype))
         start += n
     return out
 
