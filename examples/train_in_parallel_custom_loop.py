@@ -33,6 +33,7 @@ runs anywhere in a minute.
 
 import operator
 import os
+import signal
 import sys
 import time
 
@@ -146,10 +147,14 @@ workerMbq = dl.minibatchqueue(workerImds, 2,
 workerVelocity = None
 workerNormalizationFactor = workerMiniBatchSize[spmdIndex() - 1] / miniBatchSize
 if isClient:
+    # Ctrl+C in the terminal reaches every worker: worker 1's monitor turns it into a stop
+    # request (monitor.Stop) that all workers agree on below; the others let it pass.
     monitor = dl.trainingProgressMonitor(Metrics="TrainingLoss", Info=["Epoch", "Workers"],
                                          XLabel="Iteration",
                                          PlotFile=os.path.join(OUT, "parallel_progress.png"))
     dl.updateInfo(monitor, Workers=numWorkers)
+else:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     print(f"Training on {numWorkers} worker(s), mini-batch {miniBatchSize} split as "
           f"{workerMiniBatchSize}")
 
