@@ -153,10 +153,10 @@ if isClient:
                                          XLabel="Iteration",
                                          PlotFile=os.path.join(OUT, "parallel_progress.png"))
     dl.updateInfo(monitor, Workers=numWorkers)
-else:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     print(f"Training on {numWorkers} worker(s), mini-batch {miniBatchSize} split as "
           f"{workerMiniBatchSize}")
+else:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 iteration = 0
 stopRequest = False
