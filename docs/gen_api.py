@@ -35,6 +35,8 @@ SECTIONS = [
      ("minidl.training.evaluate", "minidl.training.metrics", "minidl.data.labels")),
     ("Data", "Data sets, datastores, image augmentation and mini-batch queues.",
      ("minidl.data",)),
+    ("Several processes", "MATLAB's spmd functions for custom loops on MPI ranks, and partition.",
+     ("minidl.training.spmd",)),
     ("Backends and random numbers", "CPU (NumPy) or GPU (CuPy), and seeding.",
      ("minidl.backend", "minidl.core.devices")),
 ]

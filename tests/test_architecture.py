@@ -33,6 +33,9 @@ ALLOWED_LATE = {
     ("minidl.backend.arrays", "cupy"): "optional dependency, imported only when asked for",
     ("minidl.backend.arrays", "cupyx"): "optional dependency, imported only when asked for",
     ("minidl.backend.threads", "threadpoolctl"): "optional: without it BLAS is not capped",
+    ("minidl.backend.mpi", "mpi4py"): "importing mpi4py initializes MPI: only when a launcher "
+                                      "started the process (optional extra minidl[parallel])",
+    ("minidl.backend.mpi", "threadpoolctl"): "optional: without it BLAS is not capped",
     ("minidl.networks.onnx", "minidl.networks.onnx.export"): "the ONNX code loads on first "
                                                              "use: import minidl stays light",
     ("minidl.networks.onnx", "minidl.networks.onnx.importer"): "the ONNX code loads on first "

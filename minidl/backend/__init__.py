@@ -5,6 +5,7 @@ generator behind ``rng``, ``threads`` splits work over the CPU's cores, and ``ma
 host allocator. Nothing here knows what a dlarray is.
 """
 
+from . import mpi
 from .arrays import (
     BackendUnavailableError,
     DeviceBackend,
@@ -36,6 +37,7 @@ from .threads import (
 )
 
 __all__ = [
+    "mpi",
     "MIN_CHUNK", "chunk_bounds", "in_parallel", "matmul", "op_chunks", "scope", "sum_parts",
     "thread_count",
     "BackendUnavailableError", "DeviceBackend", "GENERATORS", "active_module", "active_name",

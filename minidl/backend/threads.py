@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from .mpi import threads_per_rank
+
 __all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks", "sum_parts",
            "matmul", "THREADS_VARIABLE"]
 
@@ -48,7 +50,14 @@ _local = threading.local()  # .inside: running a part of in_parallel; .threads: 
 def thread_count() -> int:
     """Threads work may be split over: ``MINIDL_THREADS`` if set (1 = no splitting), else the
     CPUs this process may run on when there are at most ``MAX_DEFAULT_THREADS`` of them and BLAS
-    can be kept to one thread meanwhile, else 1."""
+    can be kept to one thread meanwhile, else 1; never more than this rank's share of the cores
+    when several MPI ranks share the machine (``backend.mpi.threads_per_rank``)."""
+    share = threads_per_rank()  # reads the environment or a joined world; never imports mpi4py
+    n = _thread_count()
+    return n if share is None else min(n, share)
+
+
+def _thread_count() -> int:
     value = os.environ.get(THREADS_VARIABLE, "").strip()
     if value:
         n = int(value) if value.isdigit() else 0  # not int(): it reads "2_0" as 20

@@ -20,7 +20,7 @@ def dlfeval(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     Every dlarray among the arguments (also inside lists, tuples, dicts, a dlnetwork and its
     Learnables) is traced; the caller's arrays are not modified. The values returned are
     untraced, so the recorded graph is freed when dlfeval returns. On the CPU the ops inside
-    may split their work over threads, BLAS on one thread meanwhile (``minidl.parallel.scope``).
+    may split their work over threads, BLAS on one thread meanwhile (``minidl.backend.scope``).
     """
     def trace(x: dlarray) -> dlarray:
         return dlarray._wrap(x._data, x._fmt, leaf())

@@ -416,7 +416,7 @@ class dlnetwork(Graph):
         ``Outputs=[...]`` naming several layers), a tuple in that order.
         """
         inputs = self._inputs(X, "predict")
-        with scope():  # the layers' ops may use several threads (minidl.parallel)
+        with scope():  # the layers' ops may use several threads (backend.threads)
             if self._chain and Outputs is None:
                 Y = inputs[0]
                 for layer in pool_before_relu(self._layers):
@@ -431,7 +431,7 @@ class dlnetwork(Graph):
         several outputs, (Y1, ..., YN, state), as MATLAB's ``[Y1,...,YN,state] = forward(...)``."""
         inputs = self._inputs(X, "forward")
         updates: dict[tuple[str, str], Any] = {}
-        with scope():  # the layers' ops may use several threads (minidl.parallel)
+        with scope():  # the layers' ops may use several threads (backend.threads)
             if self._chain and Outputs is None:
                 Y = inputs[0]
                 for layer in pool_before_relu(self._layers):

@@ -228,7 +228,7 @@ def dlconv(X: dlarray, weights: Any, bias: Any, *args: Any, **kwargs: Any) -> dl
     # im2col: a strided window view (no copy) copied into the patch matrix, columns in
     # (fh, fw, C) order so the C-order reshape of the fh x fw x C x F weights matches; then one
     # GEMM whose rows are already (N, Ho, Wo): the result is NHWC. Both are done per chunk of
-    # observations, the chunks on several threads (minidl.parallel).
+    # observations, the chunks on several threads (backend.threads).
     windows = _windows(xp, _pad(xp, x, pads, 0), (kh, kw), (ho, wo), stride, dilation)
     K, rows_per = kh * kw * c, ho * wo
     # X's dtype, as in fullyconnect: float64 weights or bias do not promote float32 data
@@ -506,7 +506,7 @@ def maxpool(X: dlarray, poolsize: Any, *args: Any, **kwargs: Any) -> dlarray:
     track = is_tracing() and X._node is not None
     in_shape = tuple(x.shape)
     if _is_tiling(pool, stride, pads):
-        # split over the observations to run on several threads (minidl.parallel)
+        # split over the observations to run on several threads (backend.threads)
         chunks = op_chunks(in_shape[0], x.size, xp)
         y = xp.empty((in_shape[0], *out_hw, in_shape[3]), x.dtype) if len(chunks) > 1 else None
         parts = in_parallel(lambda b: _fold(xp, xp.maximum, x[b[0]:b[1]], pool, out_hw, track,

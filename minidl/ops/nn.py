@@ -65,7 +65,7 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
     b = per_channel(bias, n_out, "bias", where, data.dtype,
                     what="the output size (weights rows)")
 
-    y2 = matmul(x2, Wm.T)  # large products run in blocks on several threads (minidl.parallel)
+    y2 = matmul(x2, Wm.T)  # large products run in blocks on several threads (backend.threads)
     y2 += b
     out_perm = (lead_n,) + tuple(range(lead_n))  # (N, T, O) -> canonical (O, N, T)
     y = y2.reshape(lead + (n_out,)).transpose(out_perm)

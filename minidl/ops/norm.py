@@ -375,7 +375,7 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
     x = view.of(data)
     xp = array_module(x)
     # Kinds whose statistics are per observation split over the observations (axis 0 of the
-    # view) to run on several threads (minidl.parallel); each chunk is the same computation.
+    # view) to run on several threads (backend.threads); each chunk is the same computation.
     chunks = op_chunks(x.shape[0], x.size, xp) \
         if view.labels[0] == "B" and not shared[0] else [(0, x.shape[0])]
     y = xp.empty(x.shape, x.dtype) if len(chunks) > 1 else None

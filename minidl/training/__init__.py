@@ -25,13 +25,22 @@ from .schedules import (
     polynomialLearnRate,
     warmupLearnRate,
 )
+from .spmd import (
+    partition,
+    spmdBarrier,
+    spmdBroadcast,
+    spmdIndex,
+    spmdPlus,
+    spmdReduce,
+    spmdSize,
+)
 from .trainnet import TrainingInfo, clip_gradients, trainnet
 
 __all__ = [
     "TrainingInfo", "TrainingOptions", "TrainingProgressMonitor", "adamupdate", "clip_gradients",
-    "cosineLearnRate", "cyclicalLearnRate", "dlupdate", "execution_module",
-    "exponentialLearnRate", "groupSubPlot", "minibatchpredict", "piecewiseLearnRate",
-    "polynomialLearnRate", "recordMetrics", "rmspropupdate", "sgdmupdate", "testnet",
-    "trainingOptions", "trainingProgressMonitor", "trainnet", "updateInfo", "warmupLearnRate",
-    "yscale",
+    "cosineLearnRate", "cyclicalLearnRate", "dlupdate", "execution_module", "exponentialLearnRate",
+    "partition", "spmdBarrier", "spmdBroadcast", "spmdIndex", "spmdPlus", "spmdReduce", "spmdSize",
+    "groupSubPlot", "minibatchpredict", "piecewiseLearnRate", "polynomialLearnRate",
+    "recordMetrics", "rmspropupdate", "sgdmupdate", "testnet", "trainingOptions",
+    "trainingProgressMonitor", "trainnet", "updateInfo", "warmupLearnRate", "yscale",
 ]

@@ -61,6 +61,7 @@ from .evaluate import execution_module
 from .metrics import metric_value, weighted_means
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .options import TrainingOptions
+from .parallel import ParallelPlan
 from .progress_plot import ProgressPlot
 from .report import CheckpointWriter, HistoryTable, TrainingInfo, VerboseTable, metric_label
 from .training_data import TrainingData, training_data
@@ -108,16 +109,20 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
     X, T, net_in, loss_in, opts = _split_args(args)
     loss_fcn, loss_name = loss_function(loss_in)
     given_net = _is_network(net_in)
-    xp = execution_module(opts.ExecutionEnvironment, net_in if given_net else None)
+    plan = ParallelPlan(opts.ExecutionEnvironment, _print)
+    xp = execution_module(plan.device_environment, net_in if given_net else None)
+    plan.select_device(xp)
     home = network_module(net_in) if given_net else active_module()
     with using_backend(xp):
-        net = _fresh_network(net_in, xp)
+        net = plan.same_start(_fresh_network(net_in, xp))
         train = training_data(X, T, net, loss_name, opts, None, "training data")
         val = None
         if opts.ValidationData is not None:
             val = training_data(*_pair(opts.ValidationData), net, loss_name, opts,
                                  train.classes, "ValidationData")
-        net, info = TrainingRun(net, train, val, loss_fcn, opts, t0, bool(loss_name)).run()
+        with plan:
+            net, info = TrainingRun(net, train, val, loss_fcn, opts, t0, bool(loss_name),
+                                    plan).run()
     return network_on(net, home), info
 
 
@@ -311,8 +316,10 @@ class TrainingRun:
     """One call of trainnet: the loop over epochs and mini-batches, and its reporters."""
 
     def __init__(self, net: Any, train: TrainingData, val: TrainingData | None, loss_fcn: LossFcn,
-                 opts: TrainingOptions, t0: float, builtin_loss: bool = False) -> None:
+                 opts: TrainingOptions, t0: float, builtin_loss: bool = False,
+                 plan: ParallelPlan | None = None) -> None:
         self.net, self.train, self.val, self.loss_fcn, self.opts = net, train, val, loss_fcn, opts
+        self.plan = plan or ParallelPlan(opts.ExecutionEnvironment)
         self.t0 = t0
         # a mini-batch may be split over threads only for a built-in (mean) loss
         self.splittable = builtin_loss
@@ -350,6 +357,8 @@ class TrainingRun:
             cols.append("ValidationLoss")
         for label in self.labels:
             cols += ["Training" + label] + (["Validation" + label] if self.val else [])
+        if not self.plan.reports:
+            return []  # only worker 1 prints, plots and writes checkpoints
         out: list = [VerboseTable(cols, o.VerboseFrequency, _print)] if o.Verbose else []
         if o.Plots == "training-progress":
             path = o.PlotFile or os.path.join(o.CheckpointPath or os.getcwd(),
@@ -378,10 +387,11 @@ class TrainingRun:
     def _epochs(self) -> str:
         o, n = self.opts, self.train.N
         batch = min(o.MiniBatchSize, n)
+        self.plan.check_batch(batch)
         per_epoch, order, iteration = n // batch, None, 0
         for epoch in range(1, o.MaxEpochs + 1):
             if order is None or o.Shuffle == "every-epoch":
-                order = self._order()
+                order = self.plan.same_order(self._order())
             for b in range(per_epoch):
                 iteration += 1
                 lr = o.learn_rate(epoch, iteration, per_epoch)
@@ -411,12 +421,14 @@ class TrainingRun:
         params = list(self.net.Learnables.Value)
         new = self.solver.step(params, grads, lr)
         self.net.Learnables = self.net.Learnables.with_values(new)
-        self.net.State = _training_state(self.net, state, self.recurrent_rows)
+        self.net.State = _training_state(self.net, self.plan.merge_state(state),
+                                         self.recurrent_rows)
         self.committed = (iteration, self._values())
         if self.metrics:
             Y, T = Y(), T()
-            for m, label in zip(self.metrics, self.labels):
-                record["Training" + label] = _metric(m, Y, T)
+            values = {"Training" + label: _metric(m, Y, T)
+                      for m, label in zip(self.metrics, self.labels)}
+            record.update(self.plan.sum_metrics(values))
         record["EpochEnd"] = epoch_end
         stop = MAX_EPOCHS if last else None
         freq = self.opts.ValidationFrequency
@@ -424,8 +436,14 @@ class TrainingRun:
             self._validate(record)
             if self.best.update(record, self.committed[1]):
                 stop = VALIDATION_CRITERION
-        if self._call_output_fcn(record, "iteration"):
+        met, asked, manual = self.plan.stop_flags(stop == VALIDATION_CRITERION,
+                                                  self._call_output_fcn(record, "iteration"))
+        if manual:
+            stop = MANUAL
+        elif asked:
             stop = OUTPUT_FCN
+        elif met:
+            stop = VALIDATION_CRITERION
         if stop and self.val is not None and record.get("ValidationLoss") is None:
             self._validate(record)
             self.best.update(record, self.committed[1])
@@ -437,6 +455,7 @@ class TrainingRun:
         """Loss value, raw gradients, new state, and functions giving the outputs Y and targets
         T of the mini-batch ``idx``: in one piece, or as the chunk-weighted sums of the chunks
         of the split plan computed at the same time on several threads."""
+        idx = self.plan.my_part(idx)  # this rank's block of the global mini-batch
         xp, n = array_module(self.train.X.data), len(idx)
         chunks = split_plan(self.net, xp, n, training=True) if self.splittable else [(0, n)]
         # augmentation draws its random numbers once per mini-batch, before any split, so
@@ -458,9 +477,11 @@ class TrainingRun:
         parts = in_parallel(part, chunks)
         if len(parts) == 1:
             value, _, grads, state, Y, T = parts[0]
+            value, grads = self.plan.sum_step(value, grads)
             return value, grads, state, lambda: Y, lambda: T
         value = sum(p[0] * p[1] for p in parts)
         grads = [sum_parts(gs) for gs in zip(*(p[2] for p in parts))]
+        value, grads = self.plan.sum_step(value, grads)
         return (value, grads, parts[0][3], lambda: concat_batch([p[4] for p in parts]),
                 lambda: self.train.T.batch(idx))
 
@@ -494,7 +515,7 @@ class TrainingRun:
 
     def _call_output_fcn(self, record: dict, state: str) -> bool:
         fcn = self.opts.OutputFcn
-        if fcn is None:
+        if fcn is None or not self.plan.reports:  # called by worker 1 only, as MATLAB's client
             return False
         info = {k: v for k, v in record.items() if k not in ("EpochEnd", "Final")}
         info["State"] = state
