@@ -8,9 +8,8 @@ connected 10, softmax) at MiniBatchSize 128, and the time of the gradient sum pe
 The first epoch is a warm-up; the second is timed (trainnet's TrainingHistory has no clock per
 iteration, so two runs of 1 and 2 epochs are subtracted). The gradient sum is timed by wrapping
 minidl.backend's ``mpi.allreduce_sum``: its time includes waiting for the slowest rank to
-arrive, which on
-a machine shared with other work is most of it (the transfer of this network's 31k gradient
-floats takes ~0.1 ms). A draft of the `make bench` scaling row: numbers on 2 shared cores swing
+arrive, which on a machine shared with other work is most of it (the transfer of this network's
+31k gradient floats takes ~0.1 ms). A draft of the `make bench` scaling row: numbers on 2 shared cores swing
 by 30% between runs.
 """
 
