@@ -9,8 +9,8 @@ The first epoch is a warm-up; the second is timed (trainnet's TrainingHistory ha
 iteration, so two runs of 1 and 2 epochs are subtracted). The gradient sum is timed by wrapping
 minidl.backend's ``mpi.allreduce_sum``: its time includes waiting for the slowest rank to
 arrive, which on a machine shared with other work is most of it (the transfer of this network's
-31k gradient floats takes ~0.1 ms). A draft of the `make bench` scaling row: numbers on 2 shared cores swing
-by 30% between runs.
+31k gradient floats takes ~0.1 ms). `make bench` runs it on 1 and 2 ranks; on 2 shared cores
+the numbers swing by 30% between runs.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from .datastore import (
     countEachLabel,
     hasdata,
     imageDatastore,
+    partition_bounds,
     read,
     readall,
     readimage,
@@ -46,7 +47,7 @@ __all__ = [
     "SequenceObservations", "arrange", "arrayDatastore", "as_numeric", "augmentedImageDatastore",
     "class_axis", "class_names", "combine", "countEachLabel", "digits", "feature_rows", "hasdata",
     "imageDataAugmenter", "imageDatastore", "is_datastore", "is_label_vector", "is_sequence_list",
-    "label_targets", "matlab_layout", "minibatchqueue", "numeric_targets", "one_hot", "read",
-    "readall", "readimage", "reset", "scores2label", "sequence_observations", "shuffle",
-    "splitEachLabel",
+    "label_targets", "matlab_layout", "minibatchqueue", "numeric_targets", "one_hot",
+    "partition_bounds", "read", "readall", "readimage", "reset", "scores2label",
+    "sequence_observations", "shuffle", "splitEachLabel",
 ]

@@ -27,7 +27,7 @@ from .._matlab import (
 from ..backend import permutation
 from ..core import gather
 from .augmented_datastore import AugmentedImageDatastore
-from .datastore import ImageDatastore
+from .datastore import ImageDatastore, partition_of
 
 __all__ = ["ArrayDatastore", "arrayDatastore", "CombinedDatastore", "combine",
            "DATASTORE_TYPES"]
@@ -141,6 +141,11 @@ class ArrayDatastore:
         """A new datastore over the same array with the observations in random order (MATLAB's
         shuffle(ds)); the order comes from minidl's generator, so ``rng(seed)`` repeats it."""
         return self._reordered(permutation(self.NumObservations))
+
+    def partition(self, n: int, index: int) -> ArrayDatastore:
+        """Part ``index`` of ``n`` (MATLAB's ``partition(ds, n, index)``): a contiguous block of
+        the observations, floor(N / n) of them plus one for each of the first N mod n parts."""
+        return partition_of(self, n, index)
 
     def _reordered(self, order: np.ndarray) -> ArrayDatastore:
         return ArrayDatastore(self._data, self.IterationDimension, self.ReadSize,
@@ -265,6 +270,11 @@ class CombinedDatastore:
         """A new combined datastore, every underlying datastore reordered by one permutation
         from minidl's generator (so observations stay matched and ``rng(seed)`` repeats it)."""
         return self._reordered(permutation(self.NumObservations))
+
+    def partition(self, n: int, index: int) -> CombinedDatastore:
+        """Part ``index`` of ``n`` (MATLAB's ``partition(ds, n, index)``): a contiguous block of
+        the observations, floor(N / n) of them plus one for each of the first N mod n parts."""
+        return partition_of(self, n, index)
 
     def _reordered(self, order: np.ndarray) -> CombinedDatastore:
         return CombinedDatastore([ds._reordered(order) for ds in self.UnderlyingDatastores])

@@ -50,7 +50,7 @@ from .._matlab import (
 from ..backend import array_module, generator, permutation, to_module
 from ..core import dlarray
 from .augment import IDENTITY_PARAMS, ImageDataAugmenter, warp
-from .datastore import ImageDatastore, read_image
+from .datastore import ImageDatastore, partition_of, read_image
 from .image import resize
 
 __all__ = ["AugmentedImageDatastore", "augmentedImageDatastore"]
@@ -311,6 +311,11 @@ class AugmentedImageDatastore:
     def shuffle(self) -> AugmentedImageDatastore:
         """A new datastore with the observations in random order (minidl's generator)."""
         return self._reordered(permutation(self.NumObservations))
+
+    def partition(self, n: int, index: int) -> AugmentedImageDatastore:
+        """Part ``index`` of ``n`` (MATLAB's ``partition(ds, n, index)``): a contiguous block of
+        the observations, floor(N / n) of them plus one for each of the first N mod n parts."""
+        return partition_of(self, n, index)
 
     def _reordered(self, order: np.ndarray) -> AugmentedImageDatastore:
         settings = {k: getattr(self, k) for k in _DS_DEFAULTS}

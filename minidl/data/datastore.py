@@ -224,6 +224,11 @@ class ImageDatastore:
         """
         return self._reordered(permutation(len(self.Files)))
 
+    def partition(self, n: int, index: int) -> ImageDatastore:
+        """Part ``index`` of ``n`` (MATLAB's ``partition(ds, n, index)``): a contiguous block of
+        the files, floor(N / n) of them plus one for each of the first N mod n parts."""
+        return partition_of(self, n, index)
+
     def _reordered(self, order: np.ndarray) -> ImageDatastore:
         return self.subset(order)
 
@@ -536,3 +541,27 @@ def _stack(images: list[np.ndarray], files: list[str]) -> np.ndarray:
     for i, im in enumerate(images):
         x[..., i] = im
     return x
+
+
+# ---- partition: the part of a datastore one worker reads ---------------------------------------
+
+def partition_bounds(total: int, n: int, index: int) -> tuple[int, int]:
+    """(start, stop), 0-based, of part ``index`` (1-based) of ``n`` contiguous parts of
+    ``total`` items: floor(total / n) each, one more for each of the first total mod n parts
+    (MATLAB's partition of 10 files into 3 gives 4, 3, 3, in order)."""
+    for name, value, low in (("n", n, 1), ("index", index, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"partition: {name} must be a positive integer, got {value!r}")
+    if index > n:
+        raise ValueError(f"partition: index must be from 1 to n ({n}), got {index}")
+    base, extra = divmod(int(total), int(n))
+    k = int(index) - 1
+    start = k * base + min(k, extra)
+    return start, start + base + (1 if k < extra else 0)
+
+
+def partition_of(ds: Any, n: int, index: int) -> Any:
+    """Part ``index`` (1-based) of ``n`` of a datastore (MATLAB's ``partition(ds, n, index)``):
+    a datastore of the same kind over that contiguous block of its observations."""
+    start, stop = partition_bounds(ds.NumObservations, n, index)
+    return ds._reordered(np.arange(start, stop))

@@ -73,7 +73,7 @@ from .._matlab import (
 from ..backend import permutation
 from ..core import dlarray
 from .arraydatastore import DATASTORE_TYPES
-from .datastore import ImageDatastore
+from .datastore import ImageDatastore, partition_bounds
 
 __all__ = ["MiniBatchQueue", "minibatchqueue"]
 
@@ -195,6 +195,18 @@ class MiniBatchQueue:
         """True if `next` can return a mini-batch (with "discard", only a full one)."""
         left = self._n - self._position
         return left >= self._size if self._partial == "discard" else left > 0
+
+    def partition(self, n: int, index: int) -> MiniBatchQueue:
+        """Part ``index`` of ``n`` (MATLAB's ``partition(mbq, n, index)``): a queue with the same
+        settings over a contiguous block of this queue's current order of observations; its
+        shuffle reorders only its own part (shuffle the whole and partition again to mix)."""
+        start, stop = partition_bounds(self._order.size, n, index)
+        settings = {"MiniBatchSize": self.MiniBatchSize, "PartialMiniBatch": self.PartialMiniBatch,
+                    "MiniBatchFcn": self.MiniBatchFcn, "MiniBatchFormat": self.MiniBatchFormat,
+                    "OutputCast": self.OutputCast, "OutputAsDlarray": self.OutputAsDlarray,
+                    "OutputEnvironment": self.OutputEnvironment}
+        return MiniBatchQueue(self._ds._reordered(self._order[start:stop]), self.NumOutputs,
+                              settings)
 
     def reset(self) -> None:
         """Rewind to the start of the data, keeping the current order."""

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module, mpi, to_module
-from .spmd import merge_network_state, partition_bounds, spmdBroadcast, worker_batch_sizes
+from ..data import partition_bounds
+from .spmd import merge_network_state, spmdBroadcast, worker_batch_sizes
 
 __all__ = ["ParallelPlan", "PARALLEL_ENVIRONMENTS"]
 

@@ -37,11 +37,11 @@ import numpy as np
 
 from ..backend import array_module, mpi
 from ..core import dlarray, gpuArray
-from ..data import MiniBatchQueue
+from ..data import DATASTORE_TYPES, MiniBatchQueue, partition_bounds
 from ..networks import Table
 
 __all__ = ["spmdIndex", "spmdSize", "spmdPlus", "spmdBroadcast", "spmdReduce", "spmdBarrier",
-           "partition", "partition_bounds", "worker_batch_sizes", "merge_batchnorm_state",
+           "partition", "worker_batch_sizes", "merge_batchnorm_state",
            "merge_batchnorm_formula", "merge_network_state"]
 
 
@@ -320,21 +320,6 @@ def merge_network_state(state: Any, fraction: float) -> Any:
 
 # ---- splitting the data ------------------------------------------------------------------------
 
-def partition_bounds(total: int, n: int, index: int) -> tuple[int, int]:
-    """(start, stop), 0-based, of part ``index`` (1-based) of ``n`` contiguous parts of
-    ``total`` items: floor(total / n) each, one more for each of the first total mod n parts
-    (MATLAB's partition of 10 files into 3 gives 4, 3, 3, in order)."""
-    for name, value, low in (("n", n, 1), ("index", index, 1)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"partition: {name} must be a positive integer, got {value!r}")
-    if index > n:
-        raise ValueError(f"partition: index must be from 1 to n ({n}), got {index}")
-    base, extra = divmod(int(total), int(n))
-    k = int(index) - 1
-    start = k * base + min(k, extra)
-    return start, start + base + (1 if k < extra else 0)
-
-
 def worker_batch_sizes(mini_batch_size: int, workers: int) -> list[int]:
     """Each worker's share of a global mini-batch: floor(M / workers), one more for each of
     the first M mod workers workers (MATLAB's rule for parallel training). A mini-batch
@@ -362,18 +347,8 @@ def partition(ds: Any, n: int, index: int) -> Any:
     worker its own part: ``partition(ds, spmdSize(), spmdIndex())``. The new object reads from
     its start.
     """
-
-    if isinstance(ds, MiniBatchQueue):
-        order = ds._order  # the queue's current order (after its last shuffle)
-        start, stop = partition_bounds(order.size, n, index)
-        settings = {"MiniBatchSize": ds.MiniBatchSize, "PartialMiniBatch": ds.PartialMiniBatch,
-                    "MiniBatchFcn": ds.MiniBatchFcn, "MiniBatchFormat": ds.MiniBatchFormat,
-                    "OutputCast": ds.OutputCast, "OutputAsDlarray": ds.OutputAsDlarray,
-                    "OutputEnvironment": ds.OutputEnvironment}
-        return MiniBatchQueue(ds._ds._reordered(order[start:stop]), ds.NumOutputs, settings)
-    if not hasattr(ds, "_reordered") or not hasattr(ds, "NumObservations"):
+    if not isinstance(ds, (*DATASTORE_TYPES, MiniBatchQueue)):
         raise TypeError(f"partition: ds must be a datastore (imageDatastore, arrayDatastore, "
                         f"augmentedImageDatastore, combine) or a minibatchqueue, got "
                         f"{type(ds).__name__}")
-    start, stop = partition_bounds(ds.NumObservations, n, index)
-    return ds._reordered(np.arange(start, stop))
+    return ds.partition(n, index)

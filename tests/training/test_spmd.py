@@ -26,6 +26,7 @@ import pytest
 
 import minidl as dl
 from minidl.backend import mpi
+from minidl.data import partition_bounds
 from minidl.training import spmd
 from minidl.training.spmd import (
     partition,
@@ -260,20 +261,20 @@ def test_example_runs_in_one_process(tmp_path):
 
 def test_partition_bounds_follow_matlab():
     # MATLAB's documented example: 10 files in 3 parts, the first part has 4 files
-    assert [spmd.partition_bounds(10, 3, i) for i in (1, 2, 3)] == [(0, 4), (4, 7), (7, 10)]
+    assert [partition_bounds(10, 3, i) for i in (1, 2, 3)] == [(0, 4), (4, 7), (7, 10)]
     for total in range(0, 13):
         for n in range(1, 6):
-            parts = [spmd.partition_bounds(total, n, i) for i in range(1, n + 1)]
+            parts = [partition_bounds(total, n, i) for i in range(1, n + 1)]
             covered = [k for a, b in parts for k in range(a, b)]
             assert covered == list(range(total))  # contiguous, in order, each once
             sizes = [b - a for a, b in parts]
             assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
     with pytest.raises(ValueError, match="index must be from 1 to n"):
-        spmd.partition_bounds(10, 3, 4)
+        partition_bounds(10, 3, 4)
     with pytest.raises(ValueError, match="n must be a positive integer"):
-        spmd.partition_bounds(10, 0, 1)
+        partition_bounds(10, 0, 1)
     with pytest.raises(ValueError, match="index must be a positive integer"):
-        spmd.partition_bounds(10, 3, 1.0)
+        partition_bounds(10, 3, 1.0)
 
 
 def test_worker_batch_sizes():
@@ -325,7 +326,7 @@ def test_partition_covers_the_data_once(kind):
         assert all(type(p) is type(ds) for p in parts)
         ids = [_ids(p, kind) for p in parts]
         assert sorted(i for p in ids for i in p) == list(range(11))
-        assert [len(p) for p in ids] == [b - a for a, b in (spmd.partition_bounds(11, n, i)
+        assert [len(p) for p in ids] == [b - a for a, b in (partition_bounds(11, n, i)
                                                             for i in range(1, n + 1))]
         assert ids[0] == list(range(len(ids[0])))  # contiguous blocks, in order
 

@@ -18,6 +18,7 @@ sys.path.insert(0, ROOT)
 
 import minidl as dl  # noqa: E402
 from minidl.backend import mpi  # noqa: E402
+from minidl.data import partition_bounds  # noqa: E402
 from minidl.training import spmd  # noqa: E402
 from minidl.training.spmd import spmdIndex, spmdSize  # noqa: E402
 
@@ -96,7 +97,7 @@ def batchnorm_state_merged():
     sizes = spmd.worker_batch_sizes(9, N)
     states = []
     for w in range(1, N + 1):
-        a, b = spmd.partition_bounds(9, N, w)
+        a, b = partition_bounds(9, N, w)
         states.append(dl.forward(net0, dl.dlarray(X[a:b].T, "CB"))[1])
     rows = list(zip(net.State.Layer, net.State.Parameter))
     i, j = rows.index(("batchnorm", "TrainedMean")), rows.index(("batchnorm", "TrainedVariance"))
