@@ -50,6 +50,9 @@ bench: $(STAMP)
 		&& $(PY) -m pip install --quiet --no-index --no-deps --find-links $(WHEELS) "torch==2.13.0"; \
 	} || echo "No PyTorch CPU wheel in $(WHEELS): the PyTorch comparison will be skipped."
 	$(PY) benchmarks/run.py
+	@echo "Scaling: trainnet on 1 process, then on 2 MPI ranks (benchmarks/scaling.py)"
+	@$(PY) benchmarks/scaling.py
+	@$(VENV)/bin/mpiexec -n 2 $(PY) -m mpi4py benchmarks/scaling.py
 
 clean:
 	rm -rf $(VENV) $(OLDEST) build *.egg-info .pytest_cache .ruff_cache out
