@@ -18,6 +18,7 @@ from .augment import (
 )
 from .autodiff import dlfeval, dlgradient
 from .backend import canUseGPU, gather, gpuArray, rng, use_backend
+from .confusion import ConfusionMatrixChart, categories, confusionchart, confusionmat
 from .datasets import DigitData, digits
 from .datastore import (
     ImageDatastore,
@@ -147,6 +148,7 @@ __all__ = [
     "cosineLearnRate", "cyclicalLearnRate",
     "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
     "minibatchpredict", "scores2label", "testnet",
+    "confusionmat", "confusionchart", "ConfusionMatrixChart", "categories",
     "trainingProgressMonitor", "TrainingProgressMonitor", "recordMetrics", "updateInfo",
     "groupSubPlot", "yscale",
     # data
@@ -168,6 +170,13 @@ _NOT_YET = {
     "regressionLayer": "trainnet takes the loss by name (\"mse\")",
     "preview": "read the first mini-batch with read(ds)",
     "padsequences": "minidl.sequences.pad_sequences pads a list of S x C sequences",
+    "classify": "use scores = minibatchpredict(net, X) then labels = scores2label(scores, "
+                "net.ClassNames)",
+    "activations": "use predict(net, X, Outputs=\"layerName\") for a layer's activations",
+    "plotconfusion": "use confusionchart(trueLabels, predictedLabels) (cm.saveas(\"cm.png\"))",
+    "categorical": "labels are NumPy arrays of strings or numbers; categories(labels) gives "
+                   "the classes",
+    "trainingProgressPlot": "trainingOptions(Plots=\"training-progress\") writes the plot",
 }
 
 

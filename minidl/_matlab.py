@@ -254,3 +254,86 @@ def format_properties(class_name: str, groups: Sequence[PropertyGroup],
     if footer:
         lines += ["", f"  {footer}"]
     return "\n".join(lines)
+
+
+# ---- checks of arguments that are not numbers (shared by the public functions) -----------------
+
+TRAINNET_TUPLE_HINT = "trainnet returns (net, info); write net, info = trainnet(...)"
+
+
+def check_network(net: Any, where: str, name: str = "net",
+                  expected: str = "a dlnetwork") -> Any:
+    """``net`` if it is a dlnetwork; else a TypeError naming the argument. The commonest mistake,
+    the ``(net, info)`` tuple of ``net = trainnet(...)``, gets its own message."""
+    from .network import dlnetwork
+
+    if isinstance(net, dlnetwork):
+        return net
+    if isinstance(net, tuple) and len(net) == 2 and isinstance(net[0], dlnetwork):
+        raise TypeError(f"{where}: {name} is a tuple, not {expected}: {TRAINNET_TUPLE_HINT}")
+    raise TypeError(f"{where}: {name} must be {expected}, got {type(net).__name__}.")
+
+
+def check_flag(name: str, v: Any) -> bool:
+    """``v`` as a bool, if it is true/false or the number 1/0 (a 0-d array counts as its value;
+    a longer array is neither true nor false)."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v.item()
+    if isinstance(v, bool | np.bool_) or (_is_real(v) and v in (0, 1)):
+        return bool(v)
+    raise _fail(name, "true or false (1 or 0)", v)
+
+
+FORMAT_LABELS = "SCBTU"
+
+
+def check_format_text(name: str, v: Any) -> str:
+    """A dlarray format as upper-case ASCII labels. Only the letters S, C, B, T, U (either case)
+    count: ``str.upper`` maps other characters onto them ("ſ" -> "S", "ß" -> "SS")."""
+    if not isinstance(v, str):
+        raise TypeError(f"{name} must be a string of the labels S, C, B, T, U (such as 'SSCB'), "
+                        f"got {type(v).__name__}.")
+    for label in v:
+        if label not in "SCBTUscbtu":
+            raise ValueError(f"invalid dimension label {label!r} in {name} {v!r}: labels are S "
+                             "(spatial), C (channel), B (batch), T (time), U (unspecified)")
+    return v.upper()
+
+
+def as_numeric(X: Any, name: str) -> np.ndarray:
+    """Host data ``X`` as a NumPy array of numbers (bool, integer or float); a ValueError for a
+    ragged nested list and a TypeError for text, None or objects, naming ``name``."""
+    if isinstance(X, np.ndarray):
+        a = X
+    else:
+        try:
+            a = np.asarray(X)
+        except (ValueError, TypeError):
+            raise ValueError(f"{name} must be a numeric array with one size per dimension, got "
+                             f"a ragged nested {type(X).__name__}") from None
+    if a.dtype.kind not in "biuf":
+        got = type(X).__name__ if a.dtype.kind == "O" else f"dtype {a.dtype}"
+        raise TypeError(f"{name} must be a numeric array, got {got}.")
+    return a
+
+
+def check_class_names(name: str, v: Any) -> np.ndarray:
+    """Class names as a 1-D NumPy array: one string, or a list, tuple or vector of strings,
+    numbers or booleans; a TypeError naming the argument for anything else (a number, None)."""
+    if isinstance(v, str):
+        return np.asarray([v])
+    if isinstance(v, np.ndarray) and (v.ndim == 1 or (v.ndim == 2 and 1 in v.shape)):
+        items = v.ravel()
+    elif isinstance(v, (list, tuple)):
+        try:
+            items = np.asarray(v)
+        except ValueError:
+            items = None
+        if items is not None and items.ndim != 1:
+            items = None
+    else:
+        items = None
+    if items is None or items.dtype.kind not in "biufUS":
+        raise TypeError(f"{name} must be a list or vector of class names (strings or numbers), "
+                        f"got {type(v).__name__}.")
+    return items

@@ -32,6 +32,8 @@ __all__ = ["ArrayDatastore", "arrayDatastore", "CombinedDatastore", "combine",
 
 _OUTPUT_TYPES = ("cell", "same")
 
+MAX_DIMENSIONS = 32  # the most dimensions every supported NumPy allows (2.x: 64)
+
 
 class ArrayDatastore:
     """The slices of an in-memory array along one dimension, as MATLAB's ArrayDatastore.
@@ -167,6 +169,9 @@ def arrayDatastore(A: Any, *name_value: Any, **options: Any) -> ArrayDatastore:
 
     data = np.asarray(gather(A))
     dim = check_positive_int("IterationDimension", settings["IterationDimension"])
+    if dim > MAX_DIMENSIONS:
+        raise ValueError(f"IterationDimension must be at most {MAX_DIMENSIONS} (the most "
+                         f"dimensions an array can have), got {dim}.")
     read_size = check_positive_int("ReadSize", settings["ReadSize"])
     output_type = check_choice("OutputType", settings["OutputType"], _OUTPUT_TYPES)
     if output_type == "same" and dim != 1:

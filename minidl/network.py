@@ -41,7 +41,13 @@ from typing import Any
 import numpy as np
 
 from . import parallel
-from ._matlab import format_properties, parse_name_value
+from ._matlab import (
+    as_numeric,
+    check_flag,
+    check_network,
+    format_properties,
+    parse_name_value,
+)
 from .backend import active_module, array_module, generator, to_module, tune_malloc
 from .dlarray import dlarray
 from .graph import (
@@ -119,8 +125,7 @@ class dlnetwork(_Graph):
             examples.append(args[0])
             args = args[1:]
         init = parse_name_value(args, kwargs, {"Initialize": True}, "dlnetwork")["Initialize"]
-        if not isinstance(init, (bool, np.bool_)) and init not in (0, 1):
-            raise ValueError(f"dlnetwork: Initialize must be true or false, got {init!r}.")
+        init = check_flag("dlnetwork: Initialize", init)
         self._start()
         self._reset()
         self.ClassNames: Any = None
@@ -349,7 +354,10 @@ class dlnetwork(_Graph):
         """Network input ``j`` as the layer it enters expects it: raw data read in an input
         layer's MATLAB layout, or a formatted dlarray of the example's format."""
         if not isinstance(X, dlarray):
-            X = to_module(np.asarray(X) if array_module(X) is np else X, self._module())
+            if array_module(X) is np:
+                X = as_numeric(X, f"{where}: X")
+                X = X.reshape(1, 1) if X.ndim == 0 else X  # a number: MATLAB's 1 x 1 array
+            X = to_module(X, self._module())
         i, inp = self._endpoints[j]
         layer = self._layers[i]
         if inp is None:
@@ -547,20 +555,20 @@ def check_single_io(net: Any, where: str) -> None:
 
 def predict(net: dlnetwork, *X: Any, Outputs: Any = None) -> Any:
     """MATLAB's ``Y = predict(net, X)``: inference (see dlnetwork.predict)."""
-    return net.predict(*X, Outputs=Outputs)
+    return check_network(net, "predict").predict(*X, Outputs=Outputs)
 
 
 def forward(net: dlnetwork, *X: Any, Outputs: Any = None) -> tuple:
     """MATLAB's ``[Y, state] = forward(net, X)``: training mode (see dlnetwork.forward)."""
-    return net.forward(*X, Outputs=Outputs)
+    return check_network(net, "forward").forward(*X, Outputs=Outputs)
 
 
 def initialize(net: dlnetwork, *X: Any) -> dlnetwork:
     """MATLAB's ``net = initialize(net, X...)``: an initialized copy of ``net``."""
-    if not isinstance(net, dlnetwork):
-        hint = ": build one with dlnetwork(lgraph)" if isinstance(net, LayerGraph) else ""
-        raise TypeError(f"initialize expects a dlnetwork, got {type(net).__name__}{hint}")
-    return net.initialize(*X)
+    if isinstance(net, LayerGraph):
+        raise TypeError("initialize expects a dlnetwork, got LayerGraph: build one with "
+                        "dlnetwork(lgraph)")
+    return check_network(net, "initialize").initialize(*X)
 
 
 def layerGraph(layers: Any = None) -> LayerGraph:

@@ -22,7 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from ._matlab import MString, check_choice, check_positive_int, parse_name_value, size_str
+from ._matlab import (
+    MString,
+    as_numeric,
+    check_choice,
+    check_class_names,
+    check_flag,
+    check_network,
+    check_positive_int,
+    parse_name_value,
+    size_str,
+)
 from .backend import (
     active_module,
     active_name,
@@ -353,6 +363,10 @@ _PREDICT_OPTIONS = {"MiniBatchSize": 128, "InputDataFormats": "auto",
 def _inputs(X: Any, net: Any, opts: dict) -> Any:
     """X as the observations a network reads: a sequenceInputLayer's data (a list of S x C
     sequences, MATLAB's cell array, or an N x S x C array) is padded per mini-batch."""
+    for option in ("InputDataFormats", "TargetDataFormats"):
+        if option in opts and not isinstance(opts[option], str):
+            raise TypeError(f"{option} must be a string such as \"auto\" or \"SSCB\", got "
+                            f"{type(opts[option]).__name__}")
     fmt, size = input_format(net)
     if fmt == "CBT":
         from .sequences import is_sequence_list, sequence_observations
@@ -378,7 +392,7 @@ def minibatchpredict(net: Any, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     opts = parse_name_value(args, kwargs, _PREDICT_OPTIONS, "minibatchpredict")
     from .network import check_single_io
 
-    check_single_io(net, "minibatchpredict")
+    check_single_io(check_network(net, "minibatchpredict"), "minibatchpredict")
     if is_datastore(X):
         X = read_datastore(X, net)[0]
     obs = _inputs(X, net, opts)
@@ -440,8 +454,12 @@ def scores2label(scores: Any, classNames: Any, dim: int | None = None, *,
     """
     fmt = scores.fmt if isinstance(scores, dlarray) else ""
     S = scores._data if isinstance(scores, dlarray) else scores
-    S = to_module(S, np) if array_module(S) is not np else np.asarray(S)
-    names = np.asarray(classNames)
+    S = to_module(S, np) if array_module(S) is not np else as_numeric(S, "scores2label: scores")
+    if S.ndim == 0 or S.size == 0:
+        raise ValueError(f"scores2label: scores must hold one score per class and observation, "
+                         f"got size {'x'.join(map(str, S.shape)) or 'scalar'}")
+    names = check_class_names("scores2label: classNames", classNames)
+    ReturnScores = check_flag("scores2label: ReturnScores", ReturnScores)
     if dim is not None:
         axis = check_positive_int("dim", dim) - 1
     elif "C" in fmt:
@@ -467,6 +485,7 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
     through ``net.ClassNames``) or numeric targets in the output's MATLAB layout.
     Options: MiniBatchSize, InputDataFormats, TargetDataFormats, ExecutionEnvironment.
     """
+    check_network(net, "testnet")
     if is_datastore(X):
         X, T = read_datastore(X, net)
         if T is None:
@@ -537,6 +556,7 @@ def numeric_targets(T: Any, n: int, fmt: str, size: tuple[int, ...], formats: st
     ``size``, as float32 Observations. "auto" reads MATLAB's layout: N x K for a "CB" output
     (or K x N, when only that reading fits), H x W x C x N for images; other layouts are named
     with ``formats`` (TargetDataFormats)."""
+    T = as_numeric(T, f"{what}: the targets T") if array_module(T) is np else T
     if str(formats).lower() == "auto" and fmt == "CB":
         T = np.asarray(T, dtype=np.float32)
         T = T.reshape(-1, 1) if T.ndim == 1 else T

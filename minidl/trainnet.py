@@ -36,7 +36,7 @@ import numpy as np
 
 from ._matlab import format_value
 from .autodiff import dlfeval, dlgradient, tree_flatten
-from .backend import active_module, array_module, generator, to_module
+from .backend import active_module, array_module, generator, own_generator, to_module
 from .dlarray import dlarray
 from .monitor import (
     CheckpointWriter,
@@ -83,6 +83,7 @@ MAX_EPOCHS = "Max epochs completed"
 VALIDATION_CRITERION = "Met validation criterion"
 OUTPUT_FCN = "Stopped by OutputFcn"
 MANUAL = "Stopped manually"
+NON_FINITE = "Update gave non-finite learnables or state"
 
 LossFcn = Callable[[dlarray, dlarray], dlarray]
 
@@ -104,8 +105,12 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
 
     ``info`` is a TrainingInfo: TrainingHistory, ValidationHistory, StopReason ("Max epochs
     completed", "Met validation criterion", "Stopped by OutputFcn", "Stopped manually" after
-    Ctrl-C, "Training loss is NaN"/"Inf": then the network from before the bad step is
-    returned), OutputNetworkIteration and PlotFile. ``options.OutputFcn`` gets a dict with
+    Ctrl-C; "Training loss is NaN"/"Inf": the network returned is the last one whose loss was
+    finite, the one before the network that gave the NaN/Inf; "Update gave non-finite
+    learnables or state": a step (say, with a huge L2Regularization, or a finite loss with a NaN
+    gradient) would have made a learnable or state NaN or Inf, and the network before it is
+    returned), OutputNetworkIteration (the number of updates the returned network has had: 0
+    is the initial network) and PlotFile. ``options.OutputFcn`` gets a dict with
     Iteration, Epoch, TimeElapsed (s), LearnRate, TrainingLoss, ValidationLoss, the metrics
     (TrainingAccuracy, ...) and State ("start", "iteration", "done"); returning True stops.
     Plots="training-progress" writes training-progress.png into CheckpointPath (if given) or
@@ -124,7 +129,8 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
         if opts.ValidationData is not None:
             val = _training_data(*_pair(opts.ValidationData), net, loss_name, opts,
                                  train.classes, "ValidationData")
-        net, info = _Run(net, train, val, loss_fcn, opts, t0, bool(loss_name)).run()
+        with own_generator():  # this run's shuffles and dropout: its own generator
+            net, info = _Run(net, train, val, loss_fcn, opts, t0, bool(loss_name)).run()
     return network_on(net, home), info
 
 
@@ -451,6 +457,7 @@ class _Run:
                                  HistoryTable(["Iteration", "Loss", *self.labels]))
         self.reporters = self._reporters()
         self.committed = (0, self._values())
+        self.before = self.committed  # the committed network before the last update
         self.last: dict = self._record(0, 0, opts.learn_rate(1), None)
 
     # ---- setup -------------------------------------------------------------------------------
@@ -477,7 +484,8 @@ class _Run:
         out: list = [VerboseTable(cols, o.VerboseFrequency, _print)] if o.Verbose else []
         if o.Plots == "training-progress":
             path = os.path.join(o.CheckpointPath or os.getcwd(), "training-progress.png")
-            out.append(ProgressPlot(self.metrics, path, self.val is not None, _print))
+            out.append(ProgressPlot(self.metrics, path, self.val is not None,
+                                    _print if o.Verbose else _quiet))
         if o.CheckpointPath:
             out.append(CheckpointWriter(o.CheckpointPath, o.CheckpointFrequency,
                                         o.CheckpointFrequencyUnit))
@@ -516,7 +524,7 @@ class _Run:
                     return stop
         return MAX_EPOCHS
 
-    def _order(self) -> Any:
+    def _order(self) -> Any:  # generator(): this run's own (see own_generator)
         """An observation order (shuffled unless Shuffle is "never") on the training device."""
         n = self.train.N
         perm = np.arange(n) if self.opts.Shuffle == "never" else generator().permutation(n)
@@ -528,14 +536,21 @@ class _Run:
         value, grads, state, Y, T = self._step(idx)
         record = self._record(iteration, epoch, lr, value)
         if not math.isfinite(value):
+            # the network that gave this loss is the last update's: go back one more
+            self.committed = self.before
             record["Final"] = True
             self._emit(record)
             return "Training loss is NaN" if math.isnan(value) else "Training loss is Inf"
         params = list(self.net.Learnables.Value)
         new = self.solver.step(params, grads, lr)
+        new_state = _training_state(self.net, state, self.recurrent_rows)
+        if not _all_finite([*new, *new_state.Value]):  # the step, not only the loss
+            record["Final"] = True
+            self._emit(record)
+            return NON_FINITE
         self.net.Learnables = self.net.Learnables.with_values(new)
-        self.net.State = _training_state(self.net, state, self.recurrent_rows)
-        self.committed = (iteration, self._values())
+        self.net.State = new_state
+        self.before, self.committed = self.committed, (iteration, self._values())
         if self.metrics:
             Y, T = Y(), T()
             for m, label in zip(self.metrics, self.labels):
@@ -707,4 +722,18 @@ def _like(value: np.ndarray, old: dlarray) -> dlarray:
 
 def _print(line: str) -> None:
     print(line, flush=True)
+
+
+def _quiet(line: str) -> None:
+    """Verbose=false: nothing is printed (the plot's path is in info.PlotFile)."""
+
+
+def _all_finite(values: list) -> bool:
+    """True when every value (dlarrays or None) holds only finite numbers: one check on the
+    device and one transfer to the host for all of them."""
+    arrays = [v._data if isinstance(v, dlarray) else v for v in values if v is not None]
+    if not arrays:
+        return True
+    xp = array_module(*arrays)
+    return bool(xp.stack([xp.isfinite(a).all() for a in arrays]).all())
 

@@ -54,6 +54,7 @@ import numpy as np
 
 from .._matlab import (
     PropertyGroup,
+    check_network,
     check_nonneg_real,
     check_positive_int,
     format_properties,
@@ -364,6 +365,7 @@ def getL2Factor(target: Any, *args: Any) -> float:
 
 def _set_factor(target: Any, args: tuple, suffix: str, where: str) -> Any:
     if not isinstance(target, Layer):
+        check_network(target, where, "net", "a layer or a dlnetwork")
         layer_name, *rest = _arguments(args, 3, where, "net, layerName, parameterName, factor")
         net = copy.copy(target)
         i = _layer_index(net, layer_name, where)
@@ -377,6 +379,7 @@ def _set_factor(target: Any, args: tuple, suffix: str, where: str) -> Any:
 
 def _get_factor(target: Any, args: tuple, which: int, where: str) -> float:
     if not isinstance(target, Layer):
+        check_network(target, where, "net", "a layer or a dlnetwork")
         layer_name, name = _arguments(args, 2, where, "net, layerName, parameterName")
         target = target._layers[_layer_index(target, layer_name, where)]
     else:

@@ -93,6 +93,11 @@ class _InputLayer(Layer):
                            dtype=np.float32)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be numeric, got {format_value(value)}.") from None
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite, got {format_value(value)}.")
+        if name == "StandardDeviation" and (a <= 0).any():  # zscore divides by it
+            raise ValueError(f"StandardDeviation must be positive (zscore divides by it), got "
+                             f"{format_value(value)}.")
         size, channels = self.sample_size, self.sample_size[-1]
         if a.size == 1:
             return a.reshape(())

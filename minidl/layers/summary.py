@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._matlab import check_choice, parse_name_value
+from .._matlab import check_choice, check_network, parse_name_value
 
 __all__ = ["analyzeNetwork", "summary", "NetworkAnalysis"]
 
@@ -86,7 +86,8 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
     it in ``info.Figure``. An uninitialized network is analyzed through an initialized copy; one
     that cannot be initialized raises its error.
     """
-    from ..network import dlnetwork
+    from ..network import LayerGraph, dlnetwork
+    from .base import Layer, LayerArray
 
     examples = []
     while args and not isinstance(args[0], str):
@@ -94,6 +95,10 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
     plots = parse_name_value(args, kwargs, {"Plots": "none"}, "analyzeNetwork")["Plots"]
     plots = check_choice("analyzeNetwork: Plots", plots, ("none", "figure"))
     if not isinstance(net, dlnetwork):
+        if isinstance(net, tuple) and net and isinstance(net[0], dlnetwork) or not isinstance(
+                net, (list, tuple, Layer, LayerArray, LayerGraph)):
+            check_network(net, "analyzeNetwork", "net",
+                          "a dlnetwork, a layerGraph or an array of layers")
         net = dlnetwork(net, *examples)
     elif not net.Initialized:
         net = net.initialize(*examples)

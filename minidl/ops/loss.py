@@ -210,6 +210,11 @@ def crossentropy(Y: Any, T: Any, weights: Any = None, *args: Any,
     norm = "batch-size" if isinstance(norm, str) and norm.lower() == "batch" else \
         _normalization(where, norm)
     data, fmt, out_fmt, shape = _labelled(Y, o["DataFormat"], where, need="C", name="Y")
+    if data.shape[fmt.index("C")] == 0 or data.size == 0:
+        what = "classes (its C dimension has size 0)" if data.shape[fmt.index("C")] == 0 \
+            else f"observations (size {'x'.join(map(str, data.shape))})"
+        raise ValueError(f"{where}: Y has no {what}; expected at least one class and one "
+                         "observation")
     Y_shape = tuple(_as_dlarray(Y).shape)
     t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
     scale = _scale(_aligned(weights, "weights", fmt, data, Y_shape, o["WeightsFormat"], where),

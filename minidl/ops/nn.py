@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_positive_int, parse_name_value, size_str
+from .._matlab import check_class_names, check_positive_int, parse_name_value, size_str
 from ..autodiff import is_tracing, record
 from ..backend import array_module, to_module
 from ..dlarray import canonical_format, dlarray, inverse_permutation
@@ -215,8 +215,7 @@ def onehotencode(labels: Any, featureDim: int, ClassNames: Any = None,
     if ClassNames is None:
         classes = np.unique(lab)
     else:
-        classes = np.asarray(list(ClassNames) if not isinstance(ClassNames, str)
-                             else [ClassNames])
+        classes = check_class_names(f"{where}: ClassNames (classes)", ClassNames)
         if len(set(classes.tolist())) != classes.size:
             raise ValueError(f"{where}: ClassNames must not repeat a class")
     index = {c: i for i, c in enumerate(classes.tolist())}

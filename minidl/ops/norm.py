@@ -342,12 +342,21 @@ def _per_channel(p: Any, C: int, name: str, where: str, dtype: Any) -> Any:
         raw.reshape(()).astype(dtype, copy=False)
 
 
+def _channels(data: Any, fmt: str, where: str) -> int:
+    """The number of channels of X; a ValueError for none (nothing to normalize over)."""
+    C = data.shape[fmt.index("C")]
+    if C == 0:
+        raise ValueError(f"{where}: X has no channels (its C dimension has size 0); expected at "
+                         "least one channel to normalize")
+    return C
+
+
 def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: Any,
          DataFormat: Any, numGroups: Any = None) -> tuple:
     """The one normalization behind the four functions: returns (Y, batch mean, batch var)."""
     data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
     epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
-    C = data.shape[fmt.index("C")]
+    C = _channels(data, fmt, where)
     groups = _num_groups(numGroups, C, where) if kind == "group" else channel_groups(kind, C)
     view = _View(data, fmt, groups)
     gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
@@ -497,7 +506,7 @@ def _batchnorm_predict(X: Any, offset: Any, scaleFactor: Any, trainedMean: Any, 
     where = "batchnorm"
     data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
     epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
-    C = data.shape[fmt.index("C")]
+    C = _channels(data, fmt, where)
     view = _View(data, fmt, C)
     gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
     beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
