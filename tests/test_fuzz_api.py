@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -28,14 +29,17 @@ import pytest
 import minidl as dl
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 40
+MEMORY_CAP = 1 << 29  # bytes a case may allocate beyond what the process holds (512 MiB)
 CASES: dict[str, int] = {}
 
+# no shrinking: a failure is reported with the value that found it, and the run stays short
 SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck), print_blob=False)
+                    suppress_health_check=list(HealthCheck), print_blob=False,
+                    phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
 # ---- wrong values ------------------------------------------------------------------------------
@@ -61,6 +65,9 @@ BAD = st.one_of(
 
 
 # ---- the table ---------------------------------------------------------------------------------
+
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+
 
 def _X4():
     return np.random.default_rng(0).random((4, 4, 1, 2)).astype("float32")
@@ -89,6 +96,9 @@ class Entry:
     positional: dict[int, tuple[str, ...]] = field(default_factory=dict)
     options: tuple[str, ...] | None = None
     then: Callable[[Any], Any] | None = None  # what to do with the result (e.g. read a batch)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # option -> names
+    sizes: bool = False  # the result's size follows the arguments: MemoryError is an answer
+    missing_ok: bool = False  # a path that does not exist: FileNotFoundError is an answer
 
 
 def _mbq_next(q):
@@ -132,11 +142,11 @@ TABLE = [
           {0: ("numInputs",)}),
     Entry("dlnetwork", dl.dlnetwork, lambda: ([dl.featureInputLayer(2),
                                                 dl.fullyConnectedLayer(1)],),
-          {0: ("layers",)}, options=("Initialize",)),
+          {0: ("layers", "layer")}, options=("Initialize",)),
     Entry("predict", dl.predict, lambda: (_fnet(), np.ones((3, 2), "float32")),
-          {0: ("net",), 1: ("X",)}, options=("Outputs",)),
+          {0: ("net",), 1: ("X",)}, options=("Outputs",), aliases={"Outputs": ("layer",)}),
     Entry("forward", dl.forward, lambda: (_fnet(), np.ones((3, 2), "float32")),
-          {0: ("net",), 1: ("X",)}, options=("Outputs",)),
+          {0: ("net",), 1: ("X",)}, options=("Outputs",), aliases={"Outputs": ("layer",)}),
     Entry("minibatchpredict", dl.minibatchpredict, lambda: (_fnet(), np.ones((3, 2), "float32")),
           {0: ("net",), 1: ("X",)}),
     Entry("testnet", dl.testnet, lambda: (_fnet(), np.ones((4, 2), "float32"),
@@ -145,11 +155,13 @@ TABLE = [
     Entry("scores2label", dl.scores2label, lambda: (np.ones((2, 3), "float32"), ["a", "b", "c"]),
           {0: ("scores",), 1: ("classNames",)}, options=("ReturnScores",)),
     Entry("onehotencode", dl.onehotencode, lambda: (np.array(["a", "b"]), 2, ["a", "b"]),
-          {0: ("labels", "A"), 1: ("featureDim", "dim"), 2: ("classes", "classNames")}),
+          {0: ("labels", "A"), 1: ("featureDim", "dim"),
+           2: ("classes", "class names", "ClassNames")},
+          sizes=True),
     Entry("onehotdecode", dl.onehotdecode, lambda: (np.eye(2, dtype="float32"), ["a", "b"], 2),
           {0: ("B", "scores"), 1: ("classes", "classNames"), 2: ("featureDim", "dim")}),
-    Entry("summary", dl.summary, lambda: (_fnet(),), {0: ("net",)}),
-    Entry("analyzeNetwork", dl.analyzeNetwork, lambda: (_fnet(),), {0: ("net",)}),
+    Entry("summary", dl.summary, lambda: (_fnet(),), {0: ("net", "layer")}),
+    Entry("analyzeNetwork", dl.analyzeNetwork, lambda: (_fnet(),), {0: ("net", "layer")}),
     Entry("initialize", dl.initialize, lambda: (dl.dlnetwork(
         [dl.featureInputLayer(2), dl.fullyConnectedLayer(1)], Initialize=False),),
         {0: ("net",)}),
@@ -158,7 +170,10 @@ TABLE = [
     Entry("setLearnRateFactor", dl.setLearnRateFactor, lambda: (_fnet(), "fc", "Weights", 2),
           {0: ("net", "layer"), 1: ("layerName", "layer"), 2: ("parameterName", "parameter"),
            3: ("factor",)}),
-    Entry("imageDatastore", dl.imageDatastore, lambda: (".",), {0: ("location",)}),
+    Entry("imageDatastore", dl.imageDatastore, lambda: (".",), {0: ("location",)},
+          aliases={"FileExtensions": ("extensions", "no image files"),
+                   "IncludeSubfolders": ("no image files",), "LabelSource": ("no image files",)},
+          missing_ok=True),
     Entry("arrayDatastore", dl.arrayDatastore, lambda: (np.ones((4, 2)),), {0: ("A",)}),
     Entry("minibatchqueue", dl.minibatchqueue, lambda: (dl.arrayDatastore(np.ones((4, 2))),),
           {0: ("ds",)}, then=_mbq_next),
@@ -182,9 +197,11 @@ TABLE = [
           {1: ("weights",), 2: ("bias",)}),
     Entry("dlconv", dl.dlconv, lambda: (dl.dlarray(_X4(), "SSCB"),
                                         np.ones((2, 2, 1, 1), "float32"), 0),
-          {1: ("weights",), 2: ("bias",)}),
-    Entry("maxpool", dl.maxpool, lambda: (dl.dlarray(_X4(), "SSCB"), 2), {1: ("poolsize",)}),
-    Entry("avgpool", dl.avgpool, lambda: (dl.dlarray(_X4(), "SSCB"), 2), {1: ("poolsize",)}),
+          {1: ("weights",), 2: ("bias",)}, sizes=True),
+    Entry("maxpool", dl.maxpool, lambda: (dl.dlarray(_X4(), "SSCB"), 2),
+          {1: ("poolsize", "pool size")}, sizes=True),
+    Entry("avgpool", dl.avgpool, lambda: (dl.dlarray(_X4(), "SSCB"), 2),
+          {1: ("poolsize", "pool size")}, sizes=True),
     Entry("batchnorm", dl.batchnorm, lambda: (_cb(), np.zeros(2, "float32"),
                                               np.ones(2, "float32"))),
     Entry("layernorm", dl.layernorm, lambda: (_cb(), np.zeros(2, "float32"),
@@ -205,7 +222,7 @@ TABLE = [
     Entry("use_backend", dl.use_backend, lambda: ("numpy",), {0: ("name", "backend")}),
     Entry("trainingProgressMonitor", dl.trainingProgressMonitor),
     Entry("splitEachLabel", dl.splitEachLabel, lambda: (dl.imageDatastore(
-        ["tests"], FileExtensions=".py"), 0.5), {0: ("ds", "imds", "datastore"),
+        [_TESTS], FileExtensions=".py"), 0.5), {0: ("ds", "imds", "datastore"),
                                                  1: ("p", "proportion", "splitEachLabel")}),
 ]
 
@@ -261,13 +278,15 @@ def _check(entry: Entry, kind: str, key: Any, value: Any) -> None:
     kwargs: dict[str, Any] = {}
     if kind == "option":
         kwargs[key] = value
-        names: tuple[str, ...] = (key,)
+        names: tuple[str, ...] = (key, *entry.aliases.get(key, ()))
     else:
         args[key] = value
         names = entry.positional[key]
+        if isinstance(value, str):  # MATLAB may read text there as an option name
+            names = (*names, "name-value", "option")
     label = f"{entry.name}({kind} {key}={value!r:.60})"
     try:
-        with warnings.catch_warnings(), _memory_cap():
+        with warnings.catch_warnings(), _memory_cap(MEMORY_CAP):
             warnings.simplefilter("ignore")
             out = entry.fn(*args, **kwargs)
             if entry.then is not None:
@@ -279,6 +298,12 @@ def _check(entry: Entry, kind: str, key: Any, value: Any) -> None:
         assert not any(r in text for r in RAW), f"{label}: a raw message: {text[:200]}"
     except StopIteration:
         pass  # an empty queue after a legal size: not an error of the argument
+    except MemoryError:
+        if not entry.sizes:
+            pytest.fail(f"{label}: MemoryError")
+    except FileNotFoundError:
+        if not entry.missing_ok:
+            pytest.fail(f"{label}: FileNotFoundError")
     except Exception as err:  # noqa: BLE001
         pytest.fail(f"{label}: {type(err).__name__}: {str(err)[:200]}")
     finally:
