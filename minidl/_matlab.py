@@ -81,6 +81,10 @@ def _is_real(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+MAX_DIMENSIONS = 32  # the most dimensions every supported NumPy gives an array (2.x: 64)
+MAX_INT = 2**53  # larger strides, paddings and filter sizes are nonsense (NumPy overflows)
+
+
 def _is_int(v: Any) -> bool:
     return _is_real(v) and math.isfinite(v) and float(v).is_integer()
 
@@ -140,7 +144,8 @@ def check_choice(name: str, v: Any, choices: Sequence[str]) -> str:
 def _int_vector(v: Any) -> list[int] | None:
     """The elements of a scalar or 1-D sequence as ints, or None when any is not an integer."""
     items = np.asarray(v, dtype=object).ravel().tolist() if not isinstance(v, str) else [v]
-    return [int(x) for x in items] if items and all(_is_int(x) for x in items) else None
+    ok = items and all(_is_int(x) and abs(x) <= MAX_INT for x in items)
+    return [int(x) for x in items] if ok else None
 
 
 def to_pair(name: str, v: Any) -> tuple[int, int]:
@@ -337,3 +342,10 @@ def check_class_names(name: str, v: Any) -> np.ndarray:
         raise TypeError(f"{name} must be a list or vector of class names (strings or numbers), "
                         f"got {type(v).__name__}.")
     return items
+
+
+def check_finite_real(name: str, v: Any) -> float:
+    """``v`` as a float, if it is a finite real number (leakyReluLayer's scale)."""
+    if not (_is_real(v) and math.isfinite(v)):
+        raise _fail(name, "a finite real number", v)
+    return float(v)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._matlab import (
+    MAX_DIMENSIONS,
     MString,
     check_choice,
     check_positive_int,
@@ -31,8 +32,6 @@ __all__ = ["ArrayDatastore", "arrayDatastore", "CombinedDatastore", "combine",
            "DATASTORE_TYPES"]
 
 _OUTPUT_TYPES = ("cell", "same")
-
-MAX_DIMENSIONS = 32  # the most dimensions every supported NumPy allows (2.x: 64)
 
 
 class ArrayDatastore:
@@ -167,7 +166,11 @@ def arrayDatastore(A: Any, *name_value: Any, **options: Any) -> ArrayDatastore:
                                                      else ""))
     from .backend import gather
 
-    data = np.asarray(gather(A))
+    try:
+        data = np.asarray(gather(A))
+    except ValueError:
+        raise ValueError("arrayDatastore: A must be an array with one size per dimension, got a "
+                         f"ragged nested {type(A).__name__}") from None
     dim = check_positive_int("IterationDimension", settings["IterationDimension"])
     if dim > MAX_DIMENSIONS:
         raise ValueError(f"IterationDimension must be at most {MAX_DIMENSIONS} (the most "

@@ -464,10 +464,11 @@ def _as_list(location: object) -> list[str]:
     """One or several locations as a list of str paths."""
     if isinstance(location, (str, os.PathLike)):
         return [os.fspath(location)]
-    if not isinstance(location, (list, tuple, np.ndarray)) or not all(
+    if not isinstance(location, (list, tuple, np.ndarray)) or getattr(location, "ndim", 1) != 1 \
+            or len(location) == 0 or not all(
             isinstance(loc, (str, os.PathLike)) for loc in location):
-        raise TypeError("imageDatastore: location must be a folder, a file, a pattern or a list "
-                        f"of them (strings), got {type(location).__name__}")
+        raise TypeError("imageDatastore: location must be a folder, a file, a pattern or a "
+                        f"non-empty list of them (strings), got {type(location).__name__}")
     return [os.fspath(loc) for loc in location]
 
 

@@ -110,7 +110,7 @@ class dlarray:
             return
         data = _numeric(X)
         out_fmt = ""
-        if fmt is not None and fmt != "":
+        if fmt is not None and not (isinstance(fmt, str) and fmt == ""):  # str: checked there
             out_fmt, perm = canonical_format(fmt, data.ndim)
             data = data.reshape(data.shape + (1,) * (len(perm) - data.ndim)).transpose(perm)
         self._data, self._fmt = data, out_fmt

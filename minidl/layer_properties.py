@@ -10,12 +10,12 @@ and state (arrays) are checked by ``minidl.io``; custom layers are not in the ta
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from ._matlab import (
     check_choice,
+    check_finite_real,
     check_in_range,
     check_nonneg_real,
     check_positive_int,
@@ -26,18 +26,9 @@ from ._matlab import (
 from .initializers import BIAS_INITIALIZERS, WEIGHT_INITIALIZERS, check_initializer
 from .layers.base import auto_or_positive_int
 
-__all__ = ["validate_properties", "check_finite_real"]
+__all__ = ["validate_properties"]
 
 Check = Callable[[str, Any], Any]
-
-
-def check_finite_real(name: str, v: Any) -> float:
-    """``v`` as a float, if it is a finite real number (leakyReluLayer's scale)."""
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        from ._matlab import _fail
-
-        raise _fail(name, "a finite real number", v)
-    return float(v)
 
 
 def _choices(*names: str) -> Check:
@@ -66,6 +57,8 @@ def _table() -> dict[Any, Check]:
         "PaddingSize": lambda n, v: v if v is None else to_padding(n, v),  # None: "same"
         ("Convolution2DLayer", "PaddingValue"): _zero_padding_value,
         ("AveragePooling2DLayer", "PaddingValue"): _padding_value,
+        **{(cls, "InputSize"): auto_or_positive_int  # input layers: checked by minidl.io
+           for cls in ("FullyConnectedLayer", "LSTMLayer", "BiLSTMLayer", "GRULayer")},
         "PaddingMode": _choices("manual", "same"),
         "NumFilters": check_positive_int, "OutputSize": check_positive_int,
         "NumHiddenUnits": check_positive_int, "NumInputs": check_positive_int,

@@ -420,6 +420,8 @@ def _output_module(environment: str) -> Any:
 def _per_output(name: str, value: Any, n: int, check: Callable[[str, Any], Any],
                 broadcast_nonempty: bool = True) -> list[Any]:
     """One checked value per output: a list of n values, or one value for all of them."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # a 0-d array is its one value
     if isinstance(value, (list, tuple, np.ndarray)) and not isinstance(value, str):
         values = list(value.tolist() if isinstance(value, np.ndarray) else value)
         if len(values) != n:

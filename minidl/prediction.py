@@ -28,6 +28,7 @@ from ._matlab import (
     check_choice,
     check_class_names,
     check_flag,
+    check_format_text,
     check_network,
     check_positive_int,
     parse_name_value,
@@ -167,7 +168,7 @@ def arrange(X: Any, formats: str, expected: str, size: tuple[int, ...], what: st
 
 def _as_array(X: Any, what: str) -> Any:
     if array_module(X) is np and not isinstance(X, np.ndarray):
-        X = np.asarray(X)
+        X = as_numeric(X, what)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be a numeric array, got dtype {X.dtype}")
     return X
@@ -364,9 +365,9 @@ def _inputs(X: Any, net: Any, opts: dict) -> Any:
     """X as the observations a network reads: a sequenceInputLayer's data (a list of S x C
     sequences, MATLAB's cell array, or an N x S x C array) is padded per mini-batch."""
     for option in ("InputDataFormats", "TargetDataFormats"):
-        if option in opts and not isinstance(opts[option], str):
-            raise TypeError(f"{option} must be a string such as \"auto\" or \"SSCB\", got "
-                            f"{type(opts[option]).__name__}")
+        if option in opts and not (isinstance(opts[option], str)
+                                   and opts[option].lower() == "auto"):
+            check_format_text(option, opts[option])  # a TypeError/ValueError naming it
     fmt, size = input_format(net)
     if fmt == "CBT":
         from .sequences import is_sequence_list, sequence_observations
@@ -501,6 +502,9 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
     from .network import check_single_io
 
     check_single_io(net, "testnet")
+    if not isinstance(metrics, (str, list, tuple)):
+        raise TypeError(f"testnet: metrics must be a metric name or a list of them, got "
+                        f"{type(metrics).__name__}")
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     names = [check_choice("metrics", m, METRICS) for m in names]
     opts = parse_name_value(args, kwargs, {**_PREDICT_OPTIONS, "TargetDataFormats": "auto"},
@@ -531,7 +535,12 @@ def evaluation_targets(T: Any, n: int, Y: np.ndarray, fmt: str, classes: Any,
     """Targets in the memory order of ``Y`` (N first): one-hot rows for class labels (a vector
     of strings, or of numbers when the network outputs several classes), else numeric targets
     in the output's layout (``numeric_targets``)."""
-    T = np.asarray(T.get() if hasattr(T, "get") else T)
+    T = T.get() if hasattr(T, "get") else T
+    try:
+        T = np.asarray(T)
+    except ValueError:
+        raise ValueError("T must be an array with one size per dimension, got a ragged nested "
+                         f"{type(T).__name__}") from None
     k = Y.shape[class_axis(fmt)]
     vector = T.ndim == 1 or (T.ndim == 2 and 1 in T.shape)
     if vector and fmt == "CB" and (T.dtype.kind in "OUS" or (k > 1 and T.size == n)):

@@ -222,8 +222,9 @@ class LayerArray(Sequence):
     """
 
     def __init__(self, layers: Iterable[Layer] | Layer = ()) -> None:
-        if not isinstance(layers, (Layer, Iterable)) or isinstance(layers, (str, bytes)):
-            raise TypeError("expected a layer or a list of layers, got "
+        if not isinstance(layers, (Layer, Iterable)) or isinstance(layers, (str, bytes)) or (
+                isinstance(layers, np.ndarray) and layers.ndim == 0):
+            raise TypeError("layers: expected a layer or a list of layers, got "
                             f"{type(layers).__name__}")
         items = [layers] if isinstance(layers, Layer) else list(layers)
         for i, layer in enumerate(items):
@@ -332,6 +333,9 @@ def factor_options(*stems: str) -> Spec:
 # ---- MATLAB's factor accessors ------------------------------------------------------------------
 
 def _stem(layer: Layer, name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"parameterName must be a string such as 'Weights', got "
+                        f"{type(name).__name__}.")
     if name not in type(layer).learnables:
         raise ValueError(f"'{name}' is not a learnable parameter of layer '{layer.Name}'; its "
                          f"learnables are {', '.join(type(layer).learnables) or 'none'}.")
@@ -398,6 +402,8 @@ def _layer_index(net: Any, name: str, where: str) -> int:
     """The position of the layer called ``name`` in a dlnetwork (a ValueError naming them)."""
     if not hasattr(net, "_layers"):
         raise TypeError(f"{where}: expected a layer or a dlnetwork, got {type(net).__name__}")
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: layerName must be a string, got {type(name).__name__}.")
     names = [layer.Name for layer in net._layers]
     if name not in names:
         raise ValueError(f"{where}: the network has no layer named '{name}'; its layers are "

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_in_range, check_positive_int, format_value
+from .._matlab import check_finite_real, check_in_range, check_positive_int, format_value
 from ..autodiff import record
 from ..backend import array_module, generator, to_module
 from ..dlarray import dlarray, inverse_permutation, stripdims
@@ -166,7 +166,7 @@ class LeakyReLULayer(_ShapeKeeping):
                 and math.isfinite(scale)):
             raise ValueError(f"leakyReluLayer: scale must be a finite real number, "
                              f"got {format_value(scale)}.")
-        self.Scale = float(scale)
+        self.Scale = run_check("leakyReluLayer", check_finite_real, "scale", scale)
 
     def predict(self, X: dlarray) -> dlarray:
         return leakyrelu(_formatted(self, X), self.Scale)

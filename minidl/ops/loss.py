@@ -119,9 +119,9 @@ def _aligned(w: Any, what: str, fmt: str, data: Any, Y_shape: tuple, wfmt: Any,
     if isinstance(w, numbers.Real) and not isinstance(w, bool):
         return data.dtype.type(w)
     raw, labels = (w._data, w._fmt) if isinstance(w, dlarray) else (w, "")
-    if not hasattr(raw, "shape"):
+    if not hasattr(raw, "shape") or getattr(raw, "dtype", np.dtype(object)).kind not in "biuf":
         raise TypeError(f"{where}: {what} must be a number, a numeric array or a dlarray, "
-                        f"got {type(w).__name__}")
+                        f"got {type(w).__name__} of {getattr(raw, 'dtype', 'objects')}")
     raw = to_module(raw, array_module(data)).astype(data.dtype, copy=False)
     if wfmt is not None:
         if labels:

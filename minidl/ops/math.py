@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._matlab import check_finite_real
 from ..autodiff import record
 from ..backend import array_module, scatter_add
 from ..dlarray import LABEL_ORDER, canonical_format, dlarray, inverse_permutation
@@ -356,6 +357,7 @@ def leakyrelu(X: dlarray, scaleFactor: float = 0.01) -> dlarray:
     the mask, rather than using ``where`` (2-3x slower on unpredictable masks); the results are
     identical: the slope is exactly 1 or exactly scaleFactor in x's dtype."""
     _check_dlarray(X, "leakyrelu")
+    scaleFactor = check_finite_real("leakyrelu: scaleFactor", scaleFactor)
     x = X._data
     positive = x > 0
     slope = (~positive).astype(x.dtype)
