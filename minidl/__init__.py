@@ -133,9 +133,13 @@ from .ops import (
     tanh,
 )
 from .training import (
+    ConfusionMatrixChart,
     TrainingInfo,
     TrainingProgressMonitor,
     adamupdate,
+    categories,
+    confusionchart,
+    confusionmat,
     cosineLearnRate,
     cyclicalLearnRate,
     dlupdate,
@@ -198,6 +202,7 @@ __all__ = [
     "cosineLearnRate", "cyclicalLearnRate",
     "sgdmupdate", "adamupdate", "rmspropupdate", "dlupdate",
     "minibatchpredict", "scores2label", "testnet",
+    "confusionmat", "confusionchart", "ConfusionMatrixChart", "categories",
     "trainingProgressMonitor", "TrainingProgressMonitor", "recordMetrics", "updateInfo",
     "groupSubPlot", "yscale",
     # several processes (MPI)
@@ -220,7 +225,14 @@ _NOT_YET = {
     "classificationLayer": "trainnet takes the loss by name (\"crossentropy\")",
     "regressionLayer": "trainnet takes the loss by name (\"mse\")",
     "preview": "read the first mini-batch with read(ds)",
-    "padsequences": "minidl.sequences.pad_sequences pads a list of S x C sequences",
+    "padsequences": "minidl.data.sequences.pad_sequences pads a list of S x C sequences",
+    "classify": "use scores = minibatchpredict(net, X) then labels = scores2label(scores, "
+                "net.ClassNames)",
+    "activations": "use predict(net, X, Outputs=\"layerName\") for a layer's activations",
+    "plotconfusion": "use confusionchart(trueLabels, predictedLabels) (cm.saveas(\"cm.png\"))",
+    "categorical": "labels are NumPy arrays of strings or numbers; categories(labels) gives "
+                   "the classes",
+    "trainingProgressPlot": "trainingOptions(Plots=\"training-progress\") writes the plot",
 }
 
 

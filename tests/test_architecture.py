@@ -45,6 +45,7 @@ ALLOWED_LATE = {
     ("minidl.networks.summary", "matplotlib"): "optional figure; import minidl stays light",
     ("minidl.data.datasets", "matplotlib"): "the digit renderer; import minidl stays light",
     ("minidl.data.datastore", "PIL"): "optional image decoder for JPEG files",
+    ("minidl.training.confusion", "matplotlib"): "the chart's figure; import minidl stays light",
     ("minidl.training.figure", "matplotlib"): "the progress figure; import minidl stays light",
 }
 """Function-level imports, each for a reason: (module, imported package or module) -> why.
@@ -89,7 +90,7 @@ def imports(path: Path, root: Path) -> list[tuple[str, list[str], bool, int]]:
     """(imported module, names, at module level?, line) for every import of a file."""
     module = module_name(path, root)
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    top = {id(node) for node in tree.body}
+    top = {id(node) for node in _module_level(tree.body)}
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -105,6 +106,20 @@ def imports(path: Path, root: Path) -> list[tuple[str, list[str], bool, int]]:
             out += [(m, [], id(node) in top, node.lineno) for m in modules]
         elif isinstance(node, ast.Import):
             out += [(a.name, [], id(node) in top, node.lineno) for a in node.names]
+    return out
+
+
+def _module_level(body: list) -> list:
+    """The statements run at import: the module's own, and those inside its top-level ``try``
+    and ``if`` blocks (an optional import such as ``try: import fcntl``)."""
+    out = []
+    for node in body:
+        out.append(node)
+        if isinstance(node, ast.Try):
+            out += _module_level(node.body + node.orelse + node.finalbody
+                                 + [s for h in node.handlers for s in h.body])
+        elif isinstance(node, ast.If):
+            out += _module_level(node.body + node.orelse)
     return out
 
 

@@ -6,8 +6,15 @@ MATLAB displays them.
 """
 
 from .args import (
+    FORMAT_LABELS,
+    MAX_DIMENSIONS,
+    MAX_INT,
+    as_numeric,
     check_choice,
+    check_class_names,
+    check_finite_real,
     check_flag,
+    check_format_text,
     check_in_range,
     check_nonneg_int,
     check_nonneg_real,
@@ -33,6 +40,8 @@ from .display import (
 )
 
 __all__ = [
+    "FORMAT_LABELS", "MAX_DIMENSIONS", "MAX_INT", "as_numeric", "check_class_names",
+    "check_finite_real", "check_format_text",
     "MString", "PropertyGroup", "check_choice", "check_flag", "check_in_range", "check_nonneg_int",
     "check_nonneg_real", "check_positive_int", "check_positive_real", "check_text", "closest",
     "format_properties", "format_scalar", "format_value", "is_int", "is_real", "mat2str",

@@ -68,6 +68,10 @@ def parse_name_value(args: tuple, kwargs: dict, allowed: Mapping[str, Any] | Seq
     return result
 
 
+MAX_DIMENSIONS = 32  # the most dimensions every supported NumPy gives an array (2.x: 64)
+MAX_INT = 2**53  # larger strides, paddings and filter sizes are nonsense (NumPy overflows)
+
+
 def _fail(name: str, expected: str, v: Any) -> ValueError:
     shown = str(bool(v)).lower() if isinstance(v, bool | np.bool_) else format_value(v)
     return ValueError(f"{name} must be {expected}, got {shown}.")
@@ -123,7 +127,8 @@ def check_choice(name: str, v: Any, choices: Sequence[str]) -> str:
 def _int_vector(v: Any) -> list[int] | None:
     """The elements of a scalar or 1-D sequence as ints, or None when any is not an integer."""
     items = np.asarray(v, dtype=object).ravel().tolist() if not isinstance(v, str) else [v]
-    return [int(x) for x in items] if items and all(is_int(x) for x in items) else None
+    ok = items and all(is_int(x) and abs(x) <= MAX_INT for x in items)
+    return [int(x) for x in items] if ok else None
 
 
 def to_pair(name: str, v: Any) -> tuple[int, int]:
@@ -149,6 +154,8 @@ def to_padding(name: str, v: Any) -> tuple[int, int, int, int] | str:
 
 def check_flag(name: str, v: Any) -> bool:
     """A logical option: True/False, 1/0 (MATLAB's logical), or MATLAB's "on"/"off"."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:  # a 0-d array is its value
+        v = v.item()
     if isinstance(v, str) and v.lower() in ("on", "off"):
         return v.lower() == "on"
     if isinstance(v, bool | np.bool_) or (is_real(v) and v in (0, 1)):
@@ -170,3 +177,65 @@ def _shown(v: Any) -> str:
     shape = getattr(v, "shape", None)
     kind = type(v).__name__
     return f"a {kind} of size {'x'.join(map(str, shape))}" if shape is not None else f"a {kind}"
+
+
+FORMAT_LABELS = "SCBTU"
+
+
+def check_format_text(name: str, v: Any) -> str:
+    """A dlarray format as upper-case ASCII labels. Only the letters S, C, B, T, U (either case)
+    count: ``str.upper`` maps other characters onto them ("ſ" -> "S", "ß" -> "SS")."""
+    if not isinstance(v, str):
+        raise TypeError(f"{name} must be a string of the labels S, C, B, T, U (such as 'SSCB'), "
+                        f"got {type(v).__name__}.")
+    for label in v:
+        if label not in "SCBTUscbtu":
+            raise ValueError(f"invalid dimension label {label!r} in {name} {v!r}: labels are S "
+                             "(spatial), C (channel), B (batch), T (time), U (unspecified)")
+    return v.upper()
+
+
+def as_numeric(X: Any, name: str) -> np.ndarray:
+    """Host data ``X`` as a NumPy array of numbers (bool, integer or float); a ValueError for a
+    ragged nested list and a TypeError for text, None or objects, naming ``name``."""
+    if isinstance(X, np.ndarray):
+        a = X
+    else:
+        try:
+            a = np.asarray(X)
+        except (ValueError, TypeError):
+            raise ValueError(f"{name} must be a numeric array with one size per dimension, got "
+                             f"a ragged nested {type(X).__name__}") from None
+    if a.dtype.kind not in "biuf":
+        got = type(X).__name__ if a.dtype.kind == "O" else f"dtype {a.dtype}"
+        raise TypeError(f"{name} must be a numeric array, got {got}.")
+    return a
+
+
+def check_class_names(name: str, v: Any) -> np.ndarray:
+    """Class names as a 1-D NumPy array: one string, or a list, tuple or vector of strings,
+    numbers or booleans; a TypeError naming the argument for anything else (a number, None)."""
+    if isinstance(v, str):
+        return np.asarray([v])
+    if isinstance(v, np.ndarray) and (v.ndim == 1 or (v.ndim == 2 and 1 in v.shape)):
+        items = v.ravel()
+    elif isinstance(v, (list, tuple)):
+        try:
+            items = np.asarray(v)
+        except ValueError:
+            items = None
+        if items is not None and items.ndim != 1:
+            items = None
+    else:
+        items = None
+    if items is None or items.dtype.kind not in "biufUS":
+        raise TypeError(f"{name} must be a list or vector of class names (strings or numbers), "
+                        f"got {type(v).__name__}.")
+    return items
+
+
+def check_finite_real(name: str, v: Any) -> float:
+    """``v`` as a float, if it is a finite real number (leakyReluLayer's scale)."""
+    if not (is_real(v) and math.isfinite(v)):
+        raise _fail(name, "a finite real number", v)
+    return float(v)

@@ -24,7 +24,7 @@ from .arrays import (
     using_backend,
 )
 from .malloc import malloc_tuned, tune_malloc
-from .random import GENERATORS, generator, permutation, rng
+from .random import GENERATORS, generator, own_generator, permutation, rng
 from .threads import (
     MIN_CHUNK,
     chunk_bounds,
@@ -37,11 +37,10 @@ from .threads import (
 )
 
 __all__ = [
-    "mpi",
-    "MIN_CHUNK", "chunk_bounds", "in_parallel", "matmul", "op_chunks", "scope", "sum_parts",
-    "thread_count",
-    "BackendUnavailableError", "DeviceBackend", "GENERATORS", "active_module", "active_name",
-    "array_module", "backend_module", "backend_name", "canUseGPU", "device_backend", "generator",
-    "malloc_tuned", "module_of", "permutation", "register_device_backend", "rng", "scatter_add",
-    "to_module", "tune_malloc", "use_backend", "using_backend",
+    "mpi", "MIN_CHUNK", "chunk_bounds", "in_parallel", "matmul", "op_chunks", "scope", "sum_parts",
+    "thread_count", "BackendUnavailableError", "DeviceBackend", "GENERATORS", "active_module",
+    "active_name", "array_module", "backend_module", "backend_name", "canUseGPU", "device_backend",
+    "generator", "malloc_tuned", "module_of", "own_generator", "permutation",
+    "register_device_backend", "rng", "scatter_add", "to_module", "tune_malloc", "use_backend",
+    "using_backend",
 ]

@@ -27,6 +27,7 @@ Splitting is for NumPy only: CuPy runs each op on the whole GPU already.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -121,14 +122,42 @@ class _SingleThreadedBLAS:
                 cls._limiter = controller.limit(limits=1, user_api="blas") if controller else None
             cls._users += 1
             _local.blas_depth = getattr(_local, "blas_depth", 0) + 1
+            if _local.blas_depth == 1:
+                _local.blas_before = cls.cap_thread()
 
     def __exit__(self, *exc: Any) -> None:
         cls = type(self)
         with cls._lock:
             cls._users -= 1
             _local.blas_depth -= 1
+            if _local.blas_depth == 0:
+                cls.cap_thread(getattr(_local, "blas_before", None))
             if cls._users == 0:
                 cls._restore()
+
+    _thread_setters: list | None = None
+
+    @classmethod
+    def cap_thread(cls, values: list | None = None) -> list:
+        """Limit BLAS to one thread for the calling thread only (OpenBLAS's
+        ``openblas_set_num_threads_local``), or set back the ``values`` an earlier call returned;
+        returns the previous values. The global limit above does not reach a thread other
+        than the main one once the main thread has set it (OpenBLAS 0.3.31 ignores the call):
+        without this, predict from a worker thread would run BLAS on all cores under
+        minidl's own threads."""
+        if cls._thread_setters is None:
+            setters = []
+            controller = cls._get_controller()
+            for lib in getattr(controller, "lib_controllers", []) if controller else []:
+                fn = getattr(getattr(lib, "dynlib", None), "openblas_set_num_threads_local",
+                             None) if getattr(lib, "internal_api", "") == "openblas" else None
+                if fn is not None:
+                    fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
+                    setters.append(fn)
+            cls._thread_setters = setters
+        if values is None:
+            return [fn(1) for fn in cls._thread_setters]
+        return [fn(v) for fn, v in zip(cls._thread_setters, values)]
 
     @classmethod
     def _restore(cls) -> None:
@@ -182,6 +211,7 @@ class _Worker:
         threading.Thread(target=self._loop, name="minidl-worker", daemon=True).start()
 
     def _loop(self) -> None:
+        _SingleThreadedBLAS.cap_thread()  # a worker only runs parts: BLAS on one thread, always
         while True:
             self._go.acquire()
             fn, part = self._task

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._matlab import check_format_text
 from ..backend import array_module
 from .tape import child, is_tracing, leaf
 
@@ -46,7 +47,7 @@ def canonical_format(fmt: str, ndim: int) -> tuple[str, tuple[int, ...]]:
     """
     if not isinstance(fmt, str):
         raise TypeError(f"dlarray format must be a string such as 'SSCB', got {type(fmt).__name__}")
-    fmt = fmt.upper()
+    fmt = check_format_text("format", fmt)  # ASCII only: "ſ".upper() is "S"
     for label in fmt:
         if label not in LABEL_ORDER:
             raise ValueError(f"invalid dimension label {label!r} in format {fmt!r}: "
@@ -67,9 +68,13 @@ def _numeric(X: Any) -> Any:
     """The backend array behind X: bool and integer data become float32; others are kept."""
     xp = array_module(X)
     if xp is np and not isinstance(X, np.ndarray):
-        if isinstance(X, str) or (isinstance(X, (list, tuple)) and _has_str(X)):
+        if isinstance(X, (str, bytes)) or (isinstance(X, (list, tuple)) and _has_str(X)):
             raise TypeError(f"dlarray data must be numeric, got {type(X).__name__} of text")
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except ValueError:
+            raise ValueError("dlarray data must be an array with one size per dimension, got "
+                             f"a ragged nested {type(X).__name__}") from None
     kind = X.dtype.kind
     if kind in "bui":
         return X.astype(xp.float32)
@@ -81,7 +86,8 @@ def _numeric(X: Any) -> Any:
 
 
 def _has_str(seq: Any) -> bool:
-    return any(isinstance(v, str) or (isinstance(v, (list, tuple)) and _has_str(v)) for v in seq)
+    return any(isinstance(v, (str, bytes)) or (isinstance(v, (list, tuple)) and _has_str(v))
+               for v in seq)
 
 
 class dlarray:
@@ -104,7 +110,7 @@ class dlarray:
             return
         data = _numeric(X)
         out_fmt = ""
-        if fmt is not None and fmt != "":
+        if fmt is not None and not (isinstance(fmt, str) and fmt == ""):  # str: checked there
             out_fmt, perm = canonical_format(fmt, data.ndim)
             data = data.reshape(data.shape + (1,) * (len(perm) - data.ndim)).transpose(perm)
         self._data, self._fmt = data, out_fmt

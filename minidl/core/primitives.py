@@ -89,8 +89,20 @@ def _constant(x: Any) -> Any:
     if isinstance(x, dlarray):
         return x._data
     if isinstance(x, np.generic):
-        return x.item()
-    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+        x = x.item()
+    elif isinstance(x, (list, tuple)):
+        try:
+            x = np.asarray(x)
+        except ValueError:
+            raise ValueError("a dlarray's operand must be numeric of one size per dimension, "
+                             "got a ragged nested list") from None
+    kind = getattr(getattr(x, "dtype", None), "kind", "f")
+    if isinstance(x, (str, bytes)) or kind in "USOVc" or not (
+            hasattr(x, "dtype") or isinstance(x, (int, float, bool))):
+        what = f"dtype {x.dtype}" if hasattr(x, "dtype") else type(x).__name__
+        raise TypeError(f"a dlarray's operand must be real numbers (a dlarray, an array or a "
+                        f"number), got {what}")
+    return x
 
 
 def _fit(data: Any, ndim: int, a: Any, b: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._matlab import (
+    MAX_DIMENSIONS,
     MString,
     check_choice,
     check_positive_int,
@@ -170,8 +171,15 @@ def arrayDatastore(A: Any, *name_value: Any, **options: Any) -> ArrayDatastore:
         raise TypeError(f"arrayDatastore: A must be an array (a NumPy array or nested lists), "
                         f"got {type(A).__name__}" + ("; use extractdata(A)" if hasattr(A, "fmt")
                                                      else ""))
-    data = np.asarray(gather(A))
+    try:
+        data = np.asarray(gather(A))
+    except ValueError:
+        raise ValueError("arrayDatastore: A must be an array with one size per dimension, got a "
+                         f"ragged nested {type(A).__name__}") from None
     dim = check_positive_int("IterationDimension", settings["IterationDimension"])
+    if dim > MAX_DIMENSIONS:
+        raise ValueError(f"IterationDimension must be at most {MAX_DIMENSIONS} (the most "
+                         f"dimensions an array can have), got {dim}.")
     read_size = check_positive_int("ReadSize", settings["ReadSize"])
     output_type = check_choice("OutputType", settings["OutputType"], _OUTPUT_TYPES)
     if output_type == "same" and dim != 1:

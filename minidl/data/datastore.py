@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_flag
-from ..backend import permutation
+from .._matlab import check_flag, check_nonneg_int
+from ..backend import generator, permutation
 from .image import resize
 
 __all__ = [
@@ -292,10 +292,12 @@ def splitEachLabel(
     ``splitEachLabel(ds, 0.8)`` puts the first 80% of each label's files (rounded down) in the
     first datastore and the rest in the second; ``splitEachLabel(ds, 5)`` puts 5 files per label
     in the first. Several proportions (or counts) give several datastores. With "randomized" the
-    files of each label are drawn at random (numpy Generator seeded with `seed`, else fresh
-    entropy). Files keep their original order within each result. An unlabeled datastore is split
-    as one label.
+    files of each label are drawn at random (from minidl's generator, so ``rng(seed)`` repeats
+    them, or from a generator seeded with `seed`). Files keep their original order within each
+    result. An unlabeled datastore is split as one label.
     """
+    if not isinstance(ds, ImageDatastore):
+        raise TypeError(f"splitEachLabel: ds must be an imageDatastore, got {type(ds).__name__}")
     randomized = False
     parts: list[float | int] = []
     for arg in args:
@@ -308,7 +310,12 @@ def splitEachLabel(
     if len(ds) == 0:
         raise ValueError("splitEachLabel: the datastore has no files to split")
     groups = _label_groups(ds)
-    rng = np.random.default_rng(seed) if randomized else None
+    if not randomized:
+        rng = None
+    elif seed is None:  # minidl's generator, as MATLAB's rng governs splitEachLabel
+        rng = generator()
+    else:
+        rng = np.random.default_rng(check_nonneg_int("seed", seed))
     counts = _split_counts(parts, groups)
     chosen: list[list[np.ndarray]] = [[] for _ in range(len(parts) + 1)]
     for members, sizes in zip(groups.values(), counts, strict=True):
@@ -450,13 +457,20 @@ def _as_list(location: object) -> list[str]:
     """One or several locations as a list of str paths."""
     if isinstance(location, (str, os.PathLike)):
         return [os.fspath(location)]
+    if not isinstance(location, (list, tuple, np.ndarray)) or getattr(location, "ndim", 1) != 1 \
+            or len(location) == 0 or not all(
+            isinstance(loc, (str, os.PathLike)) for loc in location):
+        raise TypeError("imageDatastore: location must be a folder, a file, a pattern or a "
+                        f"non-empty list of them (strings), got {type(location).__name__}")
     return [os.fspath(loc) for loc in location]
 
 
 def _find_files(location: str, recursive: bool, extensions: tuple[str, ...]) -> list[str]:
     """Image files at a folder, file or glob pattern; FileNotFoundError if nothing is there."""
     def is_image(path: str) -> bool:
-        return os.path.splitext(path)[1].lower() in extensions
+        """A regular file (not a pipe, device or folder, which could block or fail reading)
+        with one of the extensions."""
+        return os.path.splitext(path)[1].lower() in extensions and os.path.isfile(path)
 
     if os.path.isdir(location):
         if recursive:
@@ -464,13 +478,16 @@ def _find_files(location: str, recursive: bool, extensions: tuple[str, ...]) -> 
                 os.path.join(root, f)
                 for root, _, names in os.walk(location)
                 for f in names
-                if is_image(f)
+                if is_image(os.path.join(root, f))
             ]
         return [
             os.path.join(location, f)
             for f in os.listdir(location)
-            if is_image(f) and os.path.isfile(os.path.join(location, f))
+            if is_image(os.path.join(location, f))
         ]
+    if os.path.exists(location) and not os.path.isfile(location) \
+            and not glob.has_magic(location):
+        raise ValueError(f"{location!r} is neither a folder nor a regular file")
     if os.path.isfile(location):
         if not is_image(location):
             raise ValueError(
@@ -479,7 +496,8 @@ def _find_files(location: str, recursive: bool, extensions: tuple[str, ...]) -> 
             )
         return [location]
     if glob.has_magic(location):
-        matches = sorted(glob.glob(location, recursive=recursive))
+        matches = [m for m in sorted(glob.glob(location, recursive=recursive))
+                   if os.path.isdir(m) or is_image(m)]  # regular files only
         if matches:
             return [f for m in matches for f in _find_files(m, recursive, extensions)]
     raise FileNotFoundError(f"folder or file not found: {location!r}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_positive_int
+from .._matlab import as_numeric, check_class_names, check_flag, check_positive_int
 from ..backend import array_module, to_module
 from ..core import dlarray
 from .observations import Observations, arrange
@@ -102,8 +102,12 @@ def scores2label(scores: Any, classNames: Any, dim: int | None = None, *,
     """
     fmt = scores.fmt if isinstance(scores, dlarray) else ""
     S = scores._data if isinstance(scores, dlarray) else scores
-    S = to_module(S, np) if array_module(S) is not np else np.asarray(S)
-    names = np.asarray(classNames)
+    S = to_module(S, np) if array_module(S) is not np else as_numeric(S, "scores2label: scores")
+    if S.ndim == 0 or S.size == 0:
+        raise ValueError(f"scores2label: scores must hold one score per class and observation, "
+                         f"got size {'x'.join(map(str, S.shape)) or 'scalar'}")
+    names = check_class_names("scores2label: classNames", classNames)
+    ReturnScores = check_flag("scores2label: ReturnScores", ReturnScores)
     if dim is not None:
         axis = check_positive_int("dim", dim) - 1
     elif "C" in fmt:

@@ -77,6 +77,7 @@ from .datastore import ImageDatastore, partition_bounds
 
 __all__ = ["MiniBatchQueue", "minibatchqueue"]
 
+MAX_OUTPUTS = 1024  # outputs of a MiniBatchFcn: settings are kept per output
 _DEFAULTS = {
     "MiniBatchSize": 128,
     "PartialMiniBatch": "return",
@@ -255,7 +256,8 @@ class MiniBatchQueue:
         if self._num_outputs == 1:
             if isinstance(result, tuple) and len(result) == 1:
                 result = result[0]
-            return (result,)
+            if not isinstance(result, tuple):  # a tuple is several outputs, never one array
+                return (result,)
         if not isinstance(result, (tuple, list)) or len(result) != self._num_outputs:
             got = len(result) if isinstance(result, (tuple, list)) else 1
             raise ValueError(
@@ -331,8 +333,15 @@ def minibatchqueue(ds: Any, *args: Any, **options: Any) -> MiniBatchQueue:
     elif not callable(fcn):
         raise TypeError(f"MiniBatchFcn must be a function or 'collate', got "
                         f"{type(fcn).__name__}")
+    variables = len(_variables(ds, np.arange(0)))
     if num_outputs is None:
-        num_outputs = len(_variables(ds, np.arange(0)))
+        num_outputs = variables
+    elif fcn == "collate" and num_outputs != variables:
+        raise ValueError(f"minibatchqueue: the datastore reads {variables} variables but "
+                         f"numOutputs is {num_outputs}; without a MiniBatchFcn they must match")
+    elif num_outputs > MAX_OUTPUTS:
+        raise ValueError(f"minibatchqueue: numOutputs must be at most {MAX_OUTPUTS}, got "
+                         f"{num_outputs}")
     settings = {
         "MiniBatchSize": check_positive_int("MiniBatchSize", s["MiniBatchSize"]),
         "PartialMiniBatch": check_choice("PartialMiniBatch", s["PartialMiniBatch"],
@@ -425,6 +434,8 @@ def _output_module(environment: str) -> Any:
 def _per_output(name: str, value: Any, n: int, check: Callable[[str, Any], Any],
                 broadcast_nonempty: bool = True) -> list[Any]:
     """One checked value per output: a list of n values, or one value for all of them."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # a 0-d array is its one value
     if isinstance(value, (list, tuple, np.ndarray)) and not isinstance(value, str):
         values = list(value.tolist() if isinstance(value, np.ndarray) else value)
         if len(values) != n:

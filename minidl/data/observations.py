@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._matlab import MString, size_str
+from .._matlab import as_numeric as numeric_array
 from ..backend import array_module, to_module
 from ..core import canonical_format, channels_last, dlarray, from_channels_last
 
@@ -113,7 +114,7 @@ def arrange(X: Any, formats: str, expected: str, size: tuple[int, ...], what: st
 def as_numeric(X: Any, what: str) -> Any:
     """X as an array of its module (a list becomes a NumPy array); a TypeError unless numeric."""
     if array_module(X) is np and not isinstance(X, np.ndarray):
-        X = np.asarray(X)
+        X = numeric_array(X, what)  # a ragged nested list or text: an error naming X
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be a numeric array, got dtype {X.dtype}")
     return X
@@ -125,6 +126,7 @@ def numeric_targets(T: Any, n: int, fmt: str, size: tuple[int, ...], formats: st
     ``size``, as float32 Observations. "auto" reads MATLAB's layout: N x K for a "CB" output
     (or K x N, when only that reading fits), H x W x C x N for images; other layouts are named
     with ``formats`` (TargetDataFormats)."""
+    T = numeric_array(T, f"{what}: the targets T") if array_module(T) is np else T
     if str(formats).lower() == "auto" and fmt == "CB":
         T = np.asarray(T, dtype=np.float32)
         T = T.reshape(-1, 1) if T.ndim == 1 else T

@@ -38,9 +38,10 @@ __all__ = ["is_sequence_list", "as_sequences", "pad_sequences", "SequenceObserva
 
 
 def is_sequence_list(X: Any) -> bool:
-    """True for MATLAB's cell array of sequences: a list or tuple of 1-D or 2-D arrays."""
-    return isinstance(X, (list, tuple)) and len(X) > 0 and all(
-        hasattr(x, "ndim") and x.ndim in (1, 2) for x in X)
+    """True for what is meant as MATLAB's cell array of sequences: a list or tuple holding
+    arrays (``as_sequences`` then checks that each entry is a 1-D or 2-D numeric array, so a
+    list with a None or a string in it gets a message naming that entry)."""
+    return isinstance(X, (list, tuple)) and len(X) > 0 and any(hasattr(x, "ndim") for x in X)
 
 
 def as_sequences(X: Sequence[Any], num_channels: int | None = None, what: str = "X",
@@ -57,6 +58,10 @@ def as_sequences(X: Sequence[Any], num_channels: int | None = None, what: str = 
         "C x S (one row per channel, one column per time step)"
     out = []
     for i, x in enumerate(X):
+        if not (hasattr(x, "ndim") and hasattr(x, "dtype") and x.ndim in (1, 2)):
+            got = f"a {x.ndim}-D array" if hasattr(x, "ndim") else type(x).__name__
+            raise TypeError(f"{what}[{i}] must be a sequence: a 1-D or 2-D numeric array, got "
+                            f"{got}")
         xp = array_module(x)
         a = x.reshape(-1, 1) if x.ndim == 1 and by_rows else x.reshape(1, -1) if x.ndim == 1 \
             else x

@@ -73,6 +73,7 @@ from .norm import (
     instanceNormalizationLayer,
     layerNormalizationLayer,
 )
+from .properties import validate_properties
 from .recurrent import (
     BiLSTMLayer,
     GRULayer,
@@ -86,7 +87,7 @@ from .recurrent import (
 
 __all__ = [
     "Layer", "LayerArray", "InputLayer", "register_layer", "registered_layer", "move_params",
-    "set_factor", "get_factor", "input_names", "STATISTICS",
+    "set_factor", "get_factor", "input_names", "STATISTICS", "validate_properties",
     "imageInputLayer", "featureInputLayer", "sequenceInputLayer", "lstmLayer", "bilstmLayer",
     "gruLayer",
     "convolution2dLayer", "maxPooling2dLayer",

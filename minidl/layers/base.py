@@ -218,8 +218,9 @@ class LayerArray(Sequence):
     """
 
     def __init__(self, layers: Iterable[Layer] | Layer = ()) -> None:
-        if not isinstance(layers, (Layer, Iterable)) or isinstance(layers, (str, bytes)):
-            raise TypeError("expected a layer or a list of layers, got "
+        if not isinstance(layers, (Layer, Iterable)) or isinstance(layers, (str, bytes)) or (
+                isinstance(layers, np.ndarray) and layers.ndim == 0):
+            raise TypeError("layers: expected a layer or a list of layers, got "
                             f"{type(layers).__name__}")
         items = [layers] if isinstance(layers, Layer) else list(layers)
         for i, layer in enumerate(items):
@@ -326,6 +327,9 @@ def factor_options(*stems: str) -> Spec:
 # ---- MATLAB's factor accessors ------------------------------------------------------------------
 
 def _stem(layer: Layer, name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"parameterName must be a string such as 'Weights', got "
+                        f"{type(name).__name__}.")
     if name not in type(layer).learnables:
         raise ValueError(f"'{name}' is not a learnable parameter of layer '{layer.Name}'; its "
                          f"learnables are {', '.join(type(layer).learnables) or 'none'}.")

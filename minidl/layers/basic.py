@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._matlab import (
+    check_finite_real,
     check_flag,
     check_in_range,
     check_positive_int,
@@ -168,7 +169,7 @@ class LeakyReLULayer(_ShapeKeeping):
                 and math.isfinite(scale)):
             raise ValueError(f"leakyReluLayer: scale must be a finite real number, "
                              f"got {format_value(scale)}.")
-        self.Scale = float(scale)
+        self.Scale = run_check("leakyReluLayer", check_finite_real, "scale", scale)
 
     def predict(self, X: dlarray) -> dlarray:
         return leakyrelu(_formatted(self, X), self.Scale)

@@ -35,7 +35,7 @@ __all__ = ["convolution2dLayer", "maxPooling2dLayer", "averagePooling2dLayer",
            "GlobalAveragePooling2DLayer", "GlobalMaxPooling2DLayer"]
 
 
-def _zero_padding_value(name: str, v: Any) -> int:
+def check_zero_padding_value(name: str, v: Any) -> int:
     if isinstance(v, numbers.Real) and not isinstance(v, bool) and v == 0:
         return 0
     raise ValueError(f"{name} must be 0 (zero padding; other padding values are not supported), "
@@ -94,7 +94,8 @@ class Convolution2DLayer(Layer):
     def __init__(self, filterSize: Any, numFilters: Any, *args: Any, **kwargs: Any) -> None:
         where = "convolution2dLayer"
         spec = {"Stride": ((1, 1), to_pair), "DilationFactor": ((1, 1), to_pair),
-                "Padding": ((0, 0, 0, 0), to_padding), "PaddingValue": (0, _zero_padding_value),
+                "Padding": ((0, 0, 0, 0), to_padding),
+                "PaddingValue": (0, check_zero_padding_value),
                 "NumChannels": ("auto", auto_or_positive_int),
                 **weight_options(), **name_option()}
         opts = parse_options(where, args, kwargs, spec)
@@ -233,7 +234,7 @@ class MaxPooling2DLayer(_PoolingLayer):
         return maxpool(X, self.PoolSize, Stride=self.Stride, Padding=_padding_arg(self))
 
 
-def _padding_value(name: str, v: Any) -> int | float | str:
+def check_padding_value(name: str, v: Any) -> int | float | str:
     if isinstance(v, str) and v.lower() == "mean":
         return "mean"
     if isinstance(v, numbers.Real) and not isinstance(v, bool) and abs(v) != float("inf") \
@@ -252,7 +253,7 @@ class AveragePooling2DLayer(_PoolingLayer):
     kind, where = "average", "averagePooling2dLayer"
 
     def __init__(self, poolSize: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(poolSize, args, kwargs, {"PaddingValue": (0, _padding_value)})
+        super().__init__(poolSize, args, kwargs, {"PaddingValue": (0, check_padding_value)})
 
     def predict(self, X: dlarray) -> dlarray:
         check_input(self, X, ("SSCB",))

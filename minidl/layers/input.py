@@ -39,13 +39,13 @@ _NEEDS = {"zerocenter": ("Mean",), "zscore": ("Mean", "StandardDeviation"),
 _CHUNK = 1 << 22  # elements converted to float64 at a time by fit_normalization
 
 
-def _normalization(name: str, v: Any) -> str | Callable:
+def check_normalization(name: str, v: Any) -> str | Callable:
     return v if callable(v) else check_choice(name, v, NORMALIZATIONS)
 
 
 def input_options(default_norm: str) -> Spec:
     stat = (None, lambda _n, v: v)  # checked against the input size by the layer
-    return {"Normalization": (default_norm, _normalization),
+    return {"Normalization": (default_norm, check_normalization),
             "NormalizationDimension": ("auto", lambda n, v: check_choice(n, v, DIMENSIONS)),
             "Mean": stat, "StandardDeviation": stat, "Min": stat, "Max": stat, **name_option()}
 
@@ -85,6 +85,11 @@ class InputLayer(Layer):
                            dtype=np.float32)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be numeric, got {format_value(value)}.") from None
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite, got {format_value(value)}.")
+        if name == "StandardDeviation" and (a <= 0).any():  # zscore divides by it
+            raise ValueError(f"StandardDeviation must be positive (zscore divides by it), got "
+                             f"{format_value(value)}.")
         size, channels = self.sample_size, self.sample_size[-1]
         if a.size == 1:
             return a.reshape(())

@@ -140,7 +140,7 @@ class InstanceNormalizationLayer(_NormalizationLayer):
         return instancenorm(self._check(X), self.Offset, self.Scale, Epsilon=self.Epsilon)
 
 
-def _operation_dimension(name: str, v: Any) -> str:
+def check_operation_dimension(name: str, v: Any) -> str:
     if isinstance(v, str):
         layer_shared_labels(v, "", name)  # raises for an unknown value
         return v.lower()
@@ -161,7 +161,7 @@ class LayerNormalizationLayer(_NormalizationLayer):
     OperationDimension = "batch-excluded"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(args, kwargs, {"OperationDimension": ("auto", _operation_dimension)})
+        super().__init__(args, kwargs, {"OperationDimension": ("auto", check_operation_dimension)})
 
     def predict(self, X: dlarray) -> dlarray:
         return layernorm(self._check(X), self.Offset, self.Scale, Epsilon=self.Epsilon,
@@ -171,7 +171,7 @@ class LayerNormalizationLayer(_NormalizationLayer):
         return ("Epsilon", "OperationDimension")
 
 
-def _num_groups(name: str, v: Any) -> int | str:
+def check_num_groups(name: str, v: Any) -> int | str:
     if isinstance(v, str) and v.lower() in ("all-channels", "channel-wise"):
         return v.lower()
     try:
@@ -190,7 +190,7 @@ class GroupNormalizationLayer(_NormalizationLayer):
     where, kind = "groupNormalizationLayer", "Group"
 
     def __init__(self, numGroups: Any, *args: Any, **kwargs: Any) -> None:
-        self.NumGroups = run_check(self.where, _num_groups, "numGroups", numGroups)
+        self.NumGroups = run_check(self.where, check_num_groups, "numGroups", numGroups)
         super().__init__(args, kwargs)
 
     def initialize(self, input_size: tuple[int, ...], fmt: str) -> tuple[tuple[int, ...], str]:
@@ -220,7 +220,7 @@ class GroupNormalizationLayer(_NormalizationLayer):
         return ("NumGroups", "Epsilon")
 
 
-def _decay(name: str, v: Any) -> float:
+def check_decay(name: str, v: Any) -> float:
     return check_in_range(name, v, 0, 1)
 
 
@@ -253,7 +253,7 @@ class BatchNormalizationLayer(_NormalizationLayer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(args, kwargs, {
-            "MeanDecay": (0.1, _decay), "VarianceDecay": (0.1, _decay),
+            "MeanDecay": (0.1, check_decay), "VarianceDecay": (0.1, check_decay),
             "TrainedMean": (None, _statistic), "TrainedVariance": (None, _statistic)})
 
     def _initializer(self, name: str) -> Any:

@@ -14,6 +14,7 @@ from .io import load, save
 from .network import (
     LayerGraph,
     addLayers,
+    check_network,
     check_single_io,
     connectLayers,
     disconnectLayers,
@@ -33,10 +34,10 @@ from .table import Table
 
 __all__ = [
     "Graph", "LayerGraph", "NetworkAnalysis", "Table", "addLayers", "analyzeNetwork",
-    "check_single_io", "concat_batch", "connectLayers", "disconnectLayers", "dlnetwork",
-    "exportONNXNetwork", "forward", "getL2Factor", "getLearnRateFactor", "importNetworkFromONNX",
-    "initialize", "input_format", "layerGraph", "load", "network_module", "network_on",
-    "observations", "per_observation_network", "pool_before_relu", "predict", "predict_chunks",
-    "read_datastore", "removeLayers", "replaceLayer", "save", "setL2Factor", "setLearnRateFactor",
-    "split_plan", "summary", "topological_order",
+    "check_network", "check_single_io", "concat_batch", "connectLayers", "disconnectLayers",
+    "dlnetwork", "exportONNXNetwork", "forward", "getL2Factor", "getLearnRateFactor",
+    "importNetworkFromONNX", "initialize", "input_format", "layerGraph", "load", "network_module",
+    "network_on", "observations", "per_observation_network", "pool_before_relu", "predict",
+    "predict_chunks", "read_datastore", "removeLayers", "replaceLayer", "save", "setL2Factor",
+    "setLearnRateFactor", "split_plan", "summary", "topological_order",
 ]

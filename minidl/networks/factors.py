@@ -12,6 +12,7 @@ from typing import Any
 
 from ..layers import Layer, get_factor, set_factor
 from .graph import Graph
+from .network import check_network
 
 __all__ = ["setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor"]
 
@@ -69,12 +70,14 @@ def _arguments(args: tuple, n: int, where: str, form: str) -> tuple:
 
 def _network(target: Any, where: str) -> Graph:
     if not isinstance(target, Graph):
-        raise TypeError(f"{where}: expected a layer or a dlnetwork, got {type(target).__name__}")
+        check_network(target, where, "net", "a layer or a dlnetwork")  # raises, naming it
     return target
 
 
 def _layer_index(net: Graph, name: str, where: str) -> int:
     """The position of the layer called ``name`` (a ValueError naming the network's layers)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: layerName must be a string, got {type(name).__name__}.")
     names = [layer.Name for layer in net.layers_view]
     if name not in names:
         raise ValueError(f"{where}: the network has no layer named '{name}'; its layers are "

@@ -39,21 +39,35 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
+import re
 import tempfile
 import zipfile
 from collections import Counter
 from contextlib import suppress
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; stale temporaries are then left in place
+    fcntl = None  # type: ignore[assignment]
+
 import numpy as np
 
 from .._matlab import MString, size_str
 from ..backend import active_module, array_module, to_module
 from ..core import canonical_format, dlarray
-from ..layers import STATISTICS, InputLayer, Layer, input_names, registered_layer
+from ..layers import (
+    STATISTICS,
+    InputLayer,
+    Layer,
+    input_names,
+    registered_layer,
+    validate_properties,
+)
 from .graph import topological_order
-from .network import dlnetwork
+from .network import check_network, dlnetwork
 
 __all__ = ["save", "load"]
 
@@ -180,8 +194,7 @@ def save(net: dlnetwork, path: str | os.PathLike) -> None:
     The file is written exactly at ``path`` (no extension is added). Raises a ValueError naming
     the layer when a layer cannot be saved (see the module docstring).
     """
-    if not isinstance(net, dlnetwork):
-        raise TypeError(f"save expects a dlnetwork, got {type(net).__name__}")
+    check_network(net, "save")
     _check_names([layer.Name for layer in net.layers_view], "save: ")
     arrays: dict[str, np.ndarray] = {}
     layers = [_save_layer(i, layer, arrays) for i, layer in enumerate(net.layers_view)]
@@ -249,10 +262,52 @@ def _save_class_names(names: Any, arrays: dict[str, np.ndarray]) -> dict:
     return {"ClassNames": None, "ClassNamesKind": "array"}
 
 
+def _temporary(folder: str, base: str) -> tuple[int, str]:
+    """A new temporary file for ``base`` in ``folder``, open and locked (``flock``, where the
+    system has it) for as long as the save writes it, so ``_remove_stale`` leaves it alone."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with suppress(OSError):  # another save may have removed it before the lock was taken
+            if os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return fd, tmp
+        os.close(fd)
+
+
+def _remove_stale(folder: str, base: str) -> None:
+    """Remove the temporaries that saves of ``base`` killed mid-write left behind (named as
+    ``_temporary`` names them): those no running save holds locked. Without ``flock`` nothing
+    is removed (a temporary being written cannot be told from a stale one)."""
+    if fcntl is None:
+        return
+    prefix = f".{base}."
+    with suppress(OSError):
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")
+                 and len(n) > len(prefix) + 4]
+        for name in names:
+            stale = os.path.join(folder, name)
+            with suppress(OSError):
+                fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                try:
+                    if not os.path.isfile(stale):
+                        continue
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: being written
+                    if os.path.samestat(os.fstat(fd), os.stat(stale)):
+                        os.unlink(stale)
+                finally:
+                    os.close(fd)
+
+
 def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Write the archive to a temporary file beside ``path``, then rename it over ``path``."""
+    """Write the archive to a temporary file beside ``path``, then rename it over ``path``;
+    first remove the temporaries that killed saves of the same target left behind."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    base = os.path.basename(path)
+    _remove_stale(folder, base)
+    fd, tmp = _temporary(folder, base)
+    lock = os.dup(fd)  # holds the lock until the rename, after the file itself is closed
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, allow_pickle=False, **arrays)
@@ -265,6 +320,8 @@ def _atomic_write(path: str, arrays: dict[str, np.ndarray]) -> None:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        os.close(lock)
 
 
 # ---- load ----------------------------------------------------------------------------------------
@@ -278,11 +335,20 @@ def load(path: str | os.PathLike) -> dlnetwork:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no such file: '{path}'")
-    arrays = _read_archive(path)
+    with open(path, "rb") as f:  # ours to close, even when reading fails half-way
+        arrays = _Archive(f, path)
+        return _load_from(arrays, path)
+
+
+def _load_from(arrays: _Archive, path: str) -> dlnetwork:
+    """``load`` on an open archive: the structure first, then only the members it names."""
     if "__structure__" not in arrays:
         raise ValueError(f"load: '{path}' is not a minidl network file (no __structure__ entry).")
+    raw = arrays.pop("__structure__", MAX_STRUCTURE_BYTES).tobytes()
     try:
-        structure = json.loads(arrays.pop("__structure__").tobytes().decode("utf-8"))
+        text = raw.decode("utf-8")
+        _check_nesting(text)
+        structure = json.loads(text)
     except (UnicodeDecodeError, ValueError) as err:
         raise ValueError(f"load: the structure of '{path}' is corrupt or was altered: {err}") \
             from None
@@ -295,25 +361,105 @@ def load(path: str | os.PathLike) -> dlnetwork:
                          f"minidl reads version {VERSION} or {GRAPH_VERSION}.")
     try:
         return _rebuild(structure, arrays)
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise ValueError(f"load: the structure of '{path}' is invalid (altered or corrupt): "
                          f"{err}") from None
 
 
-def _read_archive(path: str) -> dict[str, np.ndarray]:
-    """Every array of the .npz, read now (so a truncated member fails here), pickle refused."""
-    try:
-        with open(path, "rb") as f:  # ours to close, even when NumPy fails half-way
-            archive = np.load(f, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an .npz archive")
-            with archive:
-                return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
-        reason = "it holds Python objects, which are never unpickled" \
-            if "allow_pickle" in str(err) else str(err)  # not NumPy's advice to allow them
-        raise ValueError(f"load: '{path}' is not a valid minidl network file (corrupt, "
-                         f"truncated or another kind of file): {reason}") from None
+MAX_STRUCTURE_BYTES = 1 << 26  # 64 MiB of JSON: far more than any network's structure
+MAX_ARRAY_BYTES = 1 << 35  # 32 GiB: no single stored array of a network is larger
+MAX_JSON_DEPTH = 64  # nesting of the structure's JSON (a network's is below 10)
+MAX_ELEMENTS = 1 << 28  # values per observation of an input, activation or padded input
+DEFLATE_RATIO = 1100  # deflate inflates at most ~1032-fold: a member claiming more is false
+
+
+class _Archive:
+    """The members of an .npz, read one at a time when asked for (``arrays[key]``), so a member
+    the structure does not reference is never inflated; each is checked before anything is
+    allocated: its .npy header is a plain dtype and shape, and the bytes that shape needs are
+    exactly what the member holds (after the header), within ``MAX_ARRAY_BYTES`` and what its
+    compressed size can inflate to. Pickled data is refused (``allow_pickle`` is never on)."""
+
+    def __init__(self, f: Any, path: str) -> None:
+        self.path = path
+        try:
+            self.zip = zipfile.ZipFile(f)
+            self.names = {n[:-4]: n for n in self.zip.namelist() if n.endswith(".npy")}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise self._invalid(str(err) or "not a zip archive") from None
+
+    def _invalid(self, reason: str) -> ValueError:
+        return ValueError(f"load: '{self.path}' is not a valid minidl network file (corrupt, "
+                          f"truncated or another kind of file): {reason}")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.names
+
+    def pop(self, key: str, limit: int = MAX_ARRAY_BYTES) -> np.ndarray:
+        return self.read(key, limit)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self.names:
+            raise KeyError(f"no array '{key}' in the file")
+        return self.read(key, MAX_ARRAY_BYTES)
+
+    def read(self, key: str, limit: int) -> np.ndarray:
+        """Member ``key`` as a NumPy array, checked as the class docstring says."""
+        name = self.names[key]
+        try:
+            info = self.zip.getinfo(name)
+            if info.file_size > limit or (info.compress_type != zipfile.ZIP_STORED and
+                                          info.file_size > DEFLATE_RATIO * info.compress_size
+                                          + 4096):
+                raise ValueError(f"member '{name}' claims {info.file_size} bytes, more than it "
+                                 "can hold or than a network's array may have")
+            with self.zip.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version not in ((1, 0), (2, 0)):
+                    raise ValueError(f"member '{name}' has .npy format version {version}; "
+                                     "save writes 1.0 or 2.0")
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                    else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read_header(member)  # a bounded header, no pickle
+                if dtype.hasobject or dtype.kind not in _ARRAY_KINDS:
+                    raise ValueError(f"member '{name}' has dtype {dtype}: it holds Python "
+                                     "objects, which are never unpickled")
+                count = math.prod(shape)
+                nbytes = count * dtype.itemsize
+                if nbytes + member.tell() != info.file_size:
+                    raise ValueError(f"member '{name}' declares {size_str(shape) or 'scalar'} "
+                                     f"{dtype} ({nbytes} bytes) but holds "
+                                     f"{info.file_size - member.tell()} bytes of data")
+                data = bytearray(nbytes)
+                if member.readinto(data) != nbytes:
+                    raise ValueError(f"member '{name}' is truncated")
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+            raise self._invalid(str(err)) from None
+        array = np.frombuffer(data, dtype=dtype, count=count)
+        return array.reshape(shape, order="F" if fortran else "C")
+
+
+def _check_nesting(text: str) -> None:
+    """ValueError when the JSON nests deeper than ``MAX_JSON_DEPTH`` (json and _decode recurse;
+    a deeply nested file would otherwise end in RecursionError). Brackets inside strings do
+    not count."""
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
+    steps = np.frombuffer(bare.encode("ascii", "replace"), dtype=np.uint8)
+    opens = ((steps == ord("[")) | (steps == ord("{"))).astype(np.int64)
+    closes = ((steps == ord("]")) | (steps == ord("}"))).astype(np.int64)
+    depth = np.cumsum(opens - closes)
+    if depth.size and depth.max() > MAX_JSON_DEPTH:
+        raise ValueError(f"the structure nests {int(depth.max())} levels deep; a network's "
+                         f"nests fewer than {MAX_JSON_DEPTH}")
+
+
+def _check_elements(size: Any, what: str) -> None:
+    """ValueError when a size the file claims has more than ``MAX_ELEMENTS`` values per
+    observation (the batch dimension, last, does not count)."""
+    values = math.prod(int(n) for n in size)
+    if values > MAX_ELEMENTS:
+        raise ValueError(f"{what} has size {size_str(size)}, {values} values per observation; at "
+                         f"most {MAX_ELEMENTS} are allowed")
 
 
 def _rebuild(structure: dict, arrays: dict[str, np.ndarray]) -> dlnetwork:
@@ -335,8 +481,9 @@ def _rebuild(structure: dict, arrays: dict[str, np.ndarray]) -> dlnetwork:
     else:
         net._connections = _load_connections(layers, _typed(info["connections"], list))
         examples = _decode(_typed(info["examples"], list))
-    examples = [(_size(e[0]), _typed(e[1], str)) for e in examples]
-    activations = [(_size(size), _typed(fmt, str)) for size, fmt in _decode(info["activations"])]
+    examples = [_size_and_format(e, "an example input") for e in examples]
+    activations = [_size_and_format(a, "an activation") for a in
+                   _typed(_decode(info["activations"]), list)]
     net.ClassNames = _load_class_names(info, arrays)
     if _typed(info["initialized"], bool):
         _check_runs(net, activations, examples)
@@ -351,6 +498,15 @@ def _rebuild(structure: dict, arrays: dict[str, np.ndarray]) -> dlnetwork:
 def _chain(layers: list[Layer]) -> list[tuple[str, str, str]]:
     """The connections of ``layers`` joined in a chain (what dlnetwork(layers) makes)."""
     return [(a.Name, b.Name, (input_names(b) or ("",))[0]) for a, b in zip(layers, layers[1:])]
+
+
+def _size_and_format(v: Any, what: str) -> tuple[tuple[int, ...], str]:
+    """A recorded (size, format) pair, its size within ``MAX_ELEMENTS`` per observation."""
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise ValueError(f"{what} must be recorded as [size, format], got {v!r:.80}")
+    size = _size(v[0])
+    _check_elements(size[:-1] if size else size, what)
+    return size, _typed(v[1], str)
 
 
 def _size(v: Any) -> tuple[int, ...]:
@@ -423,6 +579,7 @@ def _check_layer(layer: Layer) -> None:
     label = _label(layer)
     for name in type(layer).learnables + type(layer).states:
         _check_param(getattr(layer, name), f"{label} {name}")
+    validate_properties(layer, label)  # the constructors' validators (layers.properties)
     if not isinstance(layer, InputLayer):
         return
     size = layer.sample_size
@@ -431,6 +588,7 @@ def _check_layer(layer: Layer) -> None:
             isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
         raise ValueError(f"{label}: InputSize {layer.InputSize!r} does not fit its format "
                          f"'{layer.fmt}'; expected {per_observation} positive integers.")
+    _check_elements(size, f"{label}: InputSize")
     for stat in STATISTICS:
         if getattr(layer, stat, None) is not None:
             object.__setattr__(layer, stat, layer._check_statistic(stat, getattr(layer, stat)))
@@ -478,6 +636,12 @@ def _probe(layer: Layer, inputs: list[tuple[tuple[int, ...], str]]) -> list[tupl
         object.__setattr__(trial, name, None)
     xp = active_module()
     shown = ", ".join(f"{size_str(size)} ({fmt})" for size, fmt in inputs)
+    padding = getattr(layer, "PaddingSize", None)
+    if isinstance(padding, tuple) and len(padding) == 4 and len(inputs) == 1 \
+            and len(inputs[0][0]) == 4 and all(isinstance(p, int) for p in padding):
+        (h, w, c, _), _ = inputs[0]
+        t, b, left, right = padding
+        _check_elements((h + t + b, w + left + right, c), f"{label}: the padded input")
     try:
         if isinstance(trial, InputLayer):
             out_size, out_fmt = trial.initialize()

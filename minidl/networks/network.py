@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_flag, format_properties, parse_name_value, size_str
+from .._matlab import as_numeric, check_flag, format_properties, parse_name_value, size_str
 from ..backend import active_module, array_module, generator, scope, to_module, tune_malloc
 from ..core import dlarray
 from ..layers import InputLayer, Layer, LayerArray, input_names, move_params
@@ -57,8 +57,8 @@ from .graph import (
 from .table import Table
 
 __all__ = [
-    "dlnetwork", "network_module", "network_on", "check_single_io", "Table", "predict",
-    "forward", "initialize", "layerGraph", "LayerGraph", "addLayers", "connectLayers",
+    "dlnetwork", "network_module", "network_on", "check_network", "check_single_io", "Table",
+    "predict", "forward", "initialize", "layerGraph", "LayerGraph", "addLayers", "connectLayers",
     "disconnectLayers", "removeLayers", "replaceLayer",
 ]
 
@@ -117,8 +117,8 @@ class dlnetwork(Graph):
         while args and not isinstance(args[0], str):
             examples.append(args[0])
             args = args[1:]
-        init = check_flag("Initialize", parse_name_value(args, kwargs, {"Initialize": True},
-                                                         "dlnetwork")["Initialize"])
+        init = parse_name_value(args, kwargs, {"Initialize": True}, "dlnetwork")["Initialize"]
+        init = check_flag("dlnetwork: Initialize", init)
         self._start()
         self._reset()
         self.ClassNames: Any = None
@@ -347,7 +347,10 @@ class dlnetwork(Graph):
         """Network input ``j`` as the layer it enters expects it: raw data read in an input
         layer's MATLAB layout, or a formatted dlarray of the example's format."""
         if not isinstance(X, dlarray):
-            X = to_module(np.asarray(X) if array_module(X) is np else X, network_module(self))
+            if array_module(X) is np:
+                X = as_numeric(X, f"{where}: X")
+                X = X.reshape(1, 1) if X.ndim == 0 else X  # a number: MATLAB's 1 x 1 array
+            X = to_module(X, network_module(self))
         i, inp = self._endpoints[j]
         layer = self._layers[i]
         if inp is None:
@@ -510,6 +513,20 @@ def _quoted(names: Any) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
+TRAINNET_TUPLE_HINT = "trainnet returns (net, info); write net, info = trainnet(...)"
+
+
+def check_network(net: Any, where: str, name: str = "net",
+                  expected: str = "a dlnetwork") -> Any:
+    """``net`` if it is a dlnetwork; else a TypeError naming the argument. The commonest mistake,
+    the ``(net, info)`` tuple of ``net = trainnet(...)``, gets its own message."""
+    if isinstance(net, dlnetwork):
+        return net
+    if isinstance(net, tuple) and len(net) == 2 and isinstance(net[0], dlnetwork):
+        raise TypeError(f"{where}: {name} is a tuple, not {expected}: {TRAINNET_TUPLE_HINT}")
+    raise TypeError(f"{where}: {name} must be {expected}, got {type(net).__name__}.")
+
+
 def check_single_io(net: Any, where: str) -> None:
     """A ValueError unless ``net`` has one input and one output (what trainnet, testnet and
     minibatchpredict take), naming them."""
@@ -525,20 +542,20 @@ def check_single_io(net: Any, where: str) -> None:
 
 def predict(net: dlnetwork, *X: Any, Outputs: Any = None) -> Any:
     """MATLAB's ``Y = predict(net, X)``: inference (see dlnetwork.predict)."""
-    return net.predict(*X, Outputs=Outputs)
+    return check_network(net, "predict").predict(*X, Outputs=Outputs)
 
 
 def forward(net: dlnetwork, *X: Any, Outputs: Any = None) -> tuple:
     """MATLAB's ``[Y, state] = forward(net, X)``: training mode (see dlnetwork.forward)."""
-    return net.forward(*X, Outputs=Outputs)
+    return check_network(net, "forward").forward(*X, Outputs=Outputs)
 
 
 def initialize(net: dlnetwork, *X: Any) -> dlnetwork:
     """MATLAB's ``net = initialize(net, X...)``: an initialized copy of ``net``."""
-    if not isinstance(net, dlnetwork):
-        hint = ": build one with dlnetwork(lgraph)" if isinstance(net, LayerGraph) else ""
-        raise TypeError(f"initialize expects a dlnetwork, got {type(net).__name__}{hint}")
-    return net.initialize(*X)
+    if isinstance(net, LayerGraph):
+        raise TypeError("initialize expects a dlnetwork, got LayerGraph: build one with "
+                        "dlnetwork(lgraph)")
+    return check_network(net, "initialize").initialize(*X)
 
 
 def layerGraph(layers: Any = None) -> LayerGraph:

@@ -16,8 +16,8 @@ import math
 from typing import Any
 
 from .._matlab import check_choice, parse_name_value
-from ..layers import input_names
-from .network import dlnetwork
+from ..layers import Layer, LayerArray, input_names
+from .network import LayerGraph, check_network, dlnetwork
 
 __all__ = ["analyzeNetwork", "summary", "NetworkAnalysis"]
 
@@ -94,6 +94,10 @@ def analyzeNetwork(net: Any, *args: Any, **kwargs: Any) -> NetworkAnalysis:
     plots = parse_name_value(args, kwargs, {"Plots": "none"}, "analyzeNetwork")["Plots"]
     plots = check_choice("analyzeNetwork: Plots", plots, ("none", "figure"))
     if not isinstance(net, dlnetwork):
+        if isinstance(net, tuple) and net and isinstance(net[0], dlnetwork) or not isinstance(
+                net, (list, tuple, Layer, LayerArray, LayerGraph)):
+            check_network(net, "analyzeNetwork", "net",
+                          "a dlnetwork, a layerGraph or an array of layers")
         net = dlnetwork(net, *examples)
     elif not net.Initialized:
         net = net.initialize(*examples)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._matlab import check_finite_real
 from ..backend import array_module
 from ..core import check_dlarray, dlarray, record
 
@@ -43,6 +44,7 @@ def leakyrelu(X: dlarray, scaleFactor: float = 0.01) -> dlarray:
     the mask, rather than using ``where`` (2-3x slower on unpredictable masks); the results are
     identical: the slope is exactly 1 or exactly scaleFactor in x's dtype."""
     check_dlarray(X, "leakyrelu")
+    scaleFactor = check_finite_real("leakyrelu: scaleFactor", scaleFactor)
     x = X._data
     positive = x > 0
     slope = (~positive).astype(x.dtype)

@@ -83,9 +83,9 @@ def per_channel(p: Any, n: int, name: str, where: str, dtype: Any,
     raw = p._data if isinstance(p, dlarray) else p
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return raw
-    if not hasattr(raw, "shape") or not hasattr(raw, "dtype"):
+    if not hasattr(raw, "shape") or not hasattr(raw, "dtype") or raw.dtype.kind not in "biuf":
         raise TypeError(f"{where}: {name} must be a dlarray, a numeric array or a number, "
-                        f"got {type(p).__name__}")
+                        f"got {type(p).__name__} of {getattr(raw, 'dtype', 'objects')}")
     if raw.size not in (1, n):
         if what is None:
             raise ValueError(f"{where}: {name} has {raw.size} elements but X has {n} "

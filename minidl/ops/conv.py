@@ -14,6 +14,7 @@ with dilation d spans ``(k - 1) * d + 1`` pixels; the output size is
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -114,6 +115,9 @@ def _pad(xp: Any, x: Any, pads: tuple[int, int, int, int], value: float) -> Any:
         return x
     n, h, w, c = x.shape
     shape = (n, h + t + b, w + l + r, c)
+    if math.prod(shape) * x.dtype.itemsize >= 2**62:  # past what any array can hold
+        raise ValueError(f"Padding {mat2str(list(pads))} makes the padded input "
+                         f"{shape[1]}x{shape[2]} per channel, larger than an array can hold")
     out = xp.zeros(shape, x.dtype) if value == 0 else xp.full(shape, value, dtype=x.dtype)
     out[:, t:t + h, l:l + w, :] = x
     return out
@@ -186,9 +190,13 @@ def _col2im(xp: Any, g2: Any, w2: Any, dxp: Any, out_hw: tuple[int, int], k: tup
             dxp[_offset(i, j, out_hw, stride, dilation)] += patch(i, j)
 
 
-def _raw_array(a: Any, like: Any) -> Any:
-    """A non-dlarray argument (array, list, number) as a numeric array of ``like``'s dtype."""
-    data = dlarray(a)._data
+def _raw_array(a: Any, like: Any, name: str = "dlconv: argument") -> Any:
+    """A non-dlarray argument (array, list, number) as a numeric array of ``like``'s dtype;
+    what cannot be one is an error naming the argument."""
+    try:
+        data = dlarray(a)._data
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{name}: {err}") from None
     return data.astype(like.dtype) if data.dtype != like.dtype else data
 
 
@@ -303,7 +311,8 @@ def _filter_bank(weights: Any, x: Any) -> tuple[Any, Any]:
     """The weights' raw data and its fh x fw x C x F view (MATLAB drops trailing singleton
     sizes, so 2-D and 3-D weights are one filter or one channel), checked against the
     channels of x (N x H x W x C)."""
-    wd = weights._data if isinstance(weights, dlarray) else _raw_array(weights, x)
+    wd = weights._data if isinstance(weights, dlarray) else _raw_array(weights, x,
+                                                                       "dlconv: weights")
     if not 2 <= wd.ndim <= 4:
         raise ValueError("dlconv: weights must be a filterHeight x filterWidth x numChannels x "
                          f"numFilters array, got size {mat2str(list(wd.shape))}")
@@ -326,7 +335,7 @@ def _bias(bias: Any, f: int, x: Any) -> tuple[Any, tuple[int, ...]]:
             and not isinstance(bias, bool):
         # MATLAB's 0 means "no bias": nothing to add and nothing to differentiate.
         return (float(bias) if bias != 0 else None), ()
-    bd = bias._data if isinstance(bias, dlarray) else _raw_array(bias, x)
+    bd = bias._data if isinstance(bias, dlarray) else _raw_array(bias, x, "dlconv: bias")
     if bd.size not in (f, 1):
         raise ValueError(f"dlconv: bias must have {f} elements (one per filter, numFilters = "
                          f"{f}) or be a scalar (0 for no bias), got {bd.size} elements of size "

@@ -118,9 +118,9 @@ def _aligned(w: Any, what: str, fmt: str, data: Any, Y_shape: tuple, wfmt: Any,
     if isinstance(w, numbers.Real) and not isinstance(w, bool):
         return data.dtype.type(w)
     raw, labels = (w._data, w._fmt) if isinstance(w, dlarray) else (w, "")
-    if not hasattr(raw, "shape"):
+    if not hasattr(raw, "shape") or getattr(raw, "dtype", np.dtype(object)).kind not in "biuf":
         raise TypeError(f"{where}: {what} must be a number, a numeric array or a dlarray, "
-                        f"got {type(w).__name__}")
+                        f"got {type(w).__name__} of {getattr(raw, 'dtype', 'objects')}")
     raw = to_module(raw, array_module(data)).astype(data.dtype, copy=False)
     if wfmt is not None:
         if labels:
@@ -209,6 +209,11 @@ def crossentropy(Y: Any, T: Any, weights: Any = None, *args: Any,
     norm = "batch-size" if isinstance(norm, str) and norm.lower() == "batch" else \
         _normalization(where, norm)
     data, fmt, out_fmt, shape = labelled(Y, o["DataFormat"], where, need="C", name="Y")
+    if data.shape[fmt.index("C")] == 0 or data.size == 0:
+        what = "classes (its C dimension has size 0)" if data.shape[fmt.index("C")] == 0 \
+            else f"observations (size {'x'.join(map(str, data.shape))})"
+        raise ValueError(f"{where}: Y has no {what}; expected at least one class and one "
+                         "observation")
     Y_shape = tuple(_as_dlarray(Y).shape)
     t, target_grad = _targets(_as_dlarray(Y), T, where, fmt, data)
     scale = _scale(_aligned(weights, "weights", fmt, data, Y_shape, o["WeightsFormat"], where),

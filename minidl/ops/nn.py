@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_positive_int, parse_name_value, size_str
+from .._matlab import (
+    MAX_DIMENSIONS,
+    check_class_names,
+    check_positive_int,
+    parse_name_value,
+    size_str,
+)
 from ..backend import array_module, matmul, to_module
 from ..core import dlarray, inverse_permutation, record
 from .args import grad_like, labelled, op_options, per_channel
@@ -47,6 +53,8 @@ def fullyconnect(X: Any, weights: Any, bias: Any, *args: Any,
     x2 = xv.reshape(math.prod(lead), n_in)
 
     W = weights._data if isinstance(weights, dlarray) else weights
+    if hasattr(W, "dtype") and W.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: weights must be numeric, got dtype {W.dtype}")
     if not hasattr(W, "shape") or W.ndim < 2:
         raise ValueError(f"{where}: weights must be an OutputSize x InputSize matrix (or "
                          f"OutputSize x H x W x C), got size "
@@ -115,10 +123,16 @@ def softmax(X: Any, *args: Any, DataFormat: str | None = None) -> dlarray:
 
 # ---- one-hot encoding ------------------------------------------------------------------------
 
-def _host_labels(labels: Any) -> np.ndarray:
+def _host_labels(labels: Any, name: str = "labels") -> np.ndarray:
     if isinstance(labels, dlarray):
         labels = labels._data
-    return to_module(labels, np) if array_module(labels) is not np else np.asarray(labels)
+    if array_module(labels) is not np:
+        return to_module(labels, np)
+    try:
+        return np.asarray(labels)
+    except ValueError:
+        raise ValueError(f"{name} must be an array with one size per dimension, got a ragged "
+                         f"nested {type(labels).__name__}") from None
 
 
 def onehotencode(labels: Any, featureDim: int, ClassNames: Any = None,
@@ -136,13 +150,15 @@ def onehotencode(labels: Any, featureDim: int, ClassNames: Any = None,
         ClassNames = parse_name_value((ClassNames,) + args, {}, ["ClassNames"],
                                       where)["ClassNames"]
     dim = check_positive_int(f"{where}: featureDim", featureDim) - 1
+    if dim >= MAX_DIMENSIONS:  # dimensions past the labels' are appended singletons
+        raise ValueError(f"{where}: featureDim must be at most {MAX_DIMENSIONS}, got "
+                         f"{featureDim}")
     xp = array_module(labels._data if isinstance(labels, dlarray) else labels)
-    lab = _host_labels(labels)
+    lab = _host_labels(labels, f"{where}: labels")
     if ClassNames is None:
         classes = np.unique(lab)
     else:
-        classes = np.asarray(list(ClassNames) if not isinstance(ClassNames, str)
-                             else [ClassNames])
+        classes = check_class_names(f"{where}: ClassNames (classes)", ClassNames)
         if len(set(classes.tolist())) != classes.size:
             raise ValueError(f"{where}: ClassNames must not repeat a class")
     index = {c: i for i, c in enumerate(classes.tolist())}
@@ -180,8 +196,8 @@ def onehotdecode(B: Any, classes: Any, featureDim: int) -> np.ndarray:
     """
     where = "onehotdecode"
     dim = check_positive_int(f"{where}: featureDim", featureDim) - 1
-    scores = _host_labels(B)
-    classes = np.asarray(list(classes) if not isinstance(classes, str) else [classes])
+    scores = _host_labels(B, f"{where}: B")
+    classes = check_class_names(f"{where}: classes", classes)
     if dim >= scores.ndim:
         raise ValueError(f"{where}: featureDim {featureDim} is beyond the {scores.ndim} "
                          f"dimensions of B (size {size_str(scores.shape)})")

@@ -354,6 +354,17 @@ class _View:
         return p.reshape(shape)
 
 
+# ---- arguments -------------------------------------------------------------------------------
+
+def _channels(data: Any, fmt: str, where: str) -> int:
+    """The number of channels of X; a ValueError for none (nothing to normalize over)."""
+    C = data.shape[fmt.index("C")]
+    if C == 0:
+        raise ValueError(f"{where}: X has no channels (its C dimension has size 0); expected at "
+                         "least one channel to normalize")
+    return C
+
+
 def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: Any,
          DataFormat: Any, numGroups: Any = None, operationDimension: Any = None) -> tuple:
     """The one normalization behind the four functions: returns (Y, batch mean, batch var).
@@ -362,7 +373,7 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
     """
     data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
     epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
-    C = data.shape[fmt.index("C")]
+    C = _channels(data, fmt, where)
     groups = _num_groups(numGroups, C, where) if kind == "group" else channel_groups(kind, C)
     view = _View(data, fmt, groups)
     gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
@@ -548,7 +559,7 @@ def _batchnorm_predict(X: Any, offset: Any, scaleFactor: Any, trainedMean: Any, 
     where = "batchnorm"
     data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
     epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
-    C = data.shape[fmt.index("C")]
+    C = _channels(data, fmt, where)
     view = _View(data, fmt, C)
     gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
     beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))

@@ -6,6 +6,7 @@ solvers' update functions, ``training_data`` trainnet's data set-up, ``trainnet`
 table, histories and checkpoints, and ``progressmonitor`` MATLAB's trainingProgressMonitor.
 """
 
+from .confusion import ConfusionMatrixChart, categories, confusionchart, confusionmat
 from .evaluate import execution_module, minibatchpredict, testnet
 from .optimizers import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 from .options import TrainingOptions, trainingOptions
@@ -37,7 +38,8 @@ from .spmd import (
 from .trainnet import TrainingInfo, clip_gradients, trainnet
 
 __all__ = [
-    "TrainingInfo", "TrainingOptions", "TrainingProgressMonitor", "adamupdate", "clip_gradients",
+    "ConfusionMatrixChart", "categories", "confusionchart", "confusionmat", "TrainingInfo",
+    "TrainingOptions", "TrainingProgressMonitor", "adamupdate", "clip_gradients",
     "cosineLearnRate", "cyclicalLearnRate", "dlupdate", "execution_module", "exponentialLearnRate",
     "partition", "spmdBarrier", "spmdBroadcast", "spmdIndex", "spmdPlus", "spmdReduce", "spmdSize",
     "groupSubPlot", "minibatchpredict", "piecewiseLearnRate", "polynomialLearnRate",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_choice, check_positive_int, parse_name_value
+from .._matlab import check_choice, check_format_text, check_positive_int, parse_name_value
 from ..backend import (
     active_module,
     active_name,
@@ -33,6 +33,7 @@ from ..data import (
     sequence_observations,
 )
 from ..networks import (
+    check_network,
     check_single_io,
     input_format,
     network_module,
@@ -76,6 +77,10 @@ _PREDICT_OPTIONS = {"MiniBatchSize": 128, "InputDataFormats": "auto",
 def _inputs(X: Any, net: Any, opts: dict) -> Any:
     """X as the observations a network reads: a sequenceInputLayer's data (a list of S x C
     sequences, MATLAB's cell array, or an N x S x C array) is padded per mini-batch."""
+    for option in ("InputDataFormats", "TargetDataFormats"):
+        if option in opts and not (isinstance(opts[option], str)
+                                   and opts[option].lower() == "auto"):
+            check_format_text(option, opts[option])  # a TypeError/ValueError naming it
     fmt, size = input_format(net)
     if fmt == "CBT":
         if not is_sequence_list(X) and array_module(X) is np:
@@ -97,7 +102,7 @@ def minibatchpredict(net: Any, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
     InputDataFormats ("auto"), ExecutionEnvironment ("auto", "cpu", "gpu").
     """
     opts = parse_name_value(args, kwargs, _PREDICT_OPTIONS, "minibatchpredict")
-    check_single_io(net, "minibatchpredict")
+    check_single_io(check_network(net, "minibatchpredict"), "minibatchpredict")
     if is_datastore(X):
         X = read_datastore(X, net)[0]
     obs = _inputs(X, net, opts)
@@ -143,6 +148,7 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
     through ``net.ClassNames``) or numeric targets in the output's MATLAB layout.
     Options: MiniBatchSize, InputDataFormats, TargetDataFormats, ExecutionEnvironment.
     """
+    check_network(net, "testnet")
     if is_datastore(X):
         X, T = read_datastore(X, net)
         if T is None:
@@ -156,6 +162,9 @@ def testnet(net: Any, X: Any, *args: Any, **kwargs: Any) -> float | list[float]:
                         '"accuracy")')
     metrics, args = args[0], args[1:]
     check_single_io(net, "testnet")
+    if not isinstance(metrics, (str, list, tuple)):
+        raise TypeError(f"testnet: metrics must be a metric name or a list of them, got "
+                        f"{type(metrics).__name__}")
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     names = [check_choice("metrics", m, METRICS) for m in names]
     opts = parse_name_value(args, kwargs, {**_PREDICT_OPTIONS, "TargetDataFormats": "auto"},
@@ -173,7 +182,12 @@ def _targets(T: Any, n: int, Y: np.ndarray, fmt: str, classes: Any, formats: str
     """testnet's targets in the memory order of ``Y`` (N first): one-hot rows for class labels
     (a vector of strings, or of numbers when the network outputs several classes), else
     numeric targets in the output's layout."""
-    T = np.asarray(T.get() if hasattr(T, "get") else T)
+    T = T.get() if hasattr(T, "get") else T
+    try:
+        T = np.asarray(T)
+    except ValueError:
+        raise ValueError("T must be an array with one size per dimension, got a ragged nested "
+                         f"{type(T).__name__}") from None
     k = Y.shape[class_axis(fmt)]
     if fmt == "CB" and is_label_vector(T) and (T.dtype.kind in "OUS" or (k > 1 and T.size == n)):
         return label_targets(T, n, fmt, Y.shape[1:], classes, "testnet")[0].data

@@ -39,6 +39,7 @@ from ..backend import (
     array_module,
     generator,
     in_parallel,
+    own_generator,
     sum_parts,
     to_module,
     using_backend,
@@ -77,6 +78,7 @@ MAX_EPOCHS = "Max epochs completed"
 VALIDATION_CRITERION = "Met validation criterion"
 OUTPUT_FCN = "Stopped by OutputFcn"
 MANUAL = "Stopped manually"
+NON_FINITE = "Update gave non-finite learnables or state"
 
 LossFcn = Callable[[dlarray, dlarray], dlarray]
 
@@ -98,8 +100,12 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
 
     ``info`` is a TrainingInfo: TrainingHistory, ValidationHistory, StopReason ("Max epochs
     completed", "Met validation criterion", "Stopped by OutputFcn", "Stopped manually" after
-    Ctrl-C, "Training loss is NaN"/"Inf": then the network from before the bad step is
-    returned), OutputNetworkIteration and PlotFile. ``options.OutputFcn`` gets a dict with
+    Ctrl-C; "Training loss is NaN"/"Inf": the network returned is the last one whose loss was
+    finite, the one before the network that gave the NaN/Inf; "Update gave non-finite
+    learnables or state": a step (say, with a huge L2Regularization, or a finite loss with a NaN
+    gradient) would have made a learnable or state NaN or Inf, and the network before it is
+    returned), OutputNetworkIteration (the number of updates the returned network has had: 0
+    is the initial network) and PlotFile. ``options.OutputFcn`` gets a dict with
     Iteration, Epoch, TimeElapsed (s), LearnRate, TrainingLoss, ValidationLoss, the metrics
     (TrainingAccuracy, ...) and State ("start", "iteration", "done"); returning True stops.
     Plots="training-progress" writes training-progress.png into CheckpointPath (if given) or
@@ -120,7 +126,7 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
         if opts.ValidationData is not None:
             val = training_data(*_pair(opts.ValidationData), net, loss_name, opts,
                                  train.classes, "ValidationData")
-        with plan:
+        with plan, own_generator():  # this run's shuffles and dropout: its own generator
             net, info = TrainingRun(net, train, val, loss_fcn, opts, t0, bool(loss_name),
                                     plan).run()
     return network_on(net, home), info
@@ -334,6 +340,7 @@ class TrainingRun:
                                  HistoryTable(["Iteration", "Loss", *self.labels]))
         self.reporters = self._reporters()
         self.committed = (0, self._values())
+        self.before = self.committed  # the committed network before the last update
         self.last: dict = self._record(0, 0, opts.learn_rate(1), None)
 
     # ---- setup -------------------------------------------------------------------------------
@@ -363,7 +370,8 @@ class TrainingRun:
         if o.Plots == "training-progress":
             path = o.PlotFile or os.path.join(o.CheckpointPath or os.getcwd(),
                                               "training-progress.png")
-            out.append(ProgressPlot(self.metrics, path, self.val is not None, _print))
+            out.append(ProgressPlot(self.metrics, path, self.val is not None,
+                                    _print if o.Verbose else _quiet))
         if o.CheckpointPath:
             out.append(CheckpointWriter(o.CheckpointPath, o.CheckpointFrequency,
                                         o.CheckpointFrequencyUnit))
@@ -403,7 +411,7 @@ class TrainingRun:
                     return stop
         return MAX_EPOCHS
 
-    def _order(self) -> Any:
+    def _order(self) -> Any:  # generator(): this run's own (see own_generator)
         """An observation order (shuffled unless Shuffle is "never") on the training device."""
         n = self.train.N
         perm = np.arange(n) if self.opts.Shuffle == "never" else generator().permutation(n)
@@ -415,15 +423,21 @@ class TrainingRun:
         value, grads, state, Y, T = self.step(idx)
         record = self._record(iteration, epoch, lr, value)
         if not math.isfinite(value):
+            # the network that gave this loss is the last update's: go back one more
+            self.committed = self.before
             record["Final"] = True
             self._emit(record)
             return "Training loss is NaN" if math.isnan(value) else "Training loss is Inf"
         params = list(self.net.Learnables.Value)
         new = self.solver.step(params, grads, lr)
+        new_state = _training_state(self.net, self.plan.merge_state(state), self.recurrent_rows)
+        if not _all_finite([*new, *new_state.Value]):  # the step, not only the loss
+            record["Final"] = True
+            self._emit(record)
+            return NON_FINITE
         self.net.Learnables = self.net.Learnables.with_values(new)
-        self.net.State = _training_state(self.net, self.plan.merge_state(state),
-                                         self.recurrent_rows)
-        self.committed = (iteration, self._values())
+        self.net.State = new_state
+        self.before, self.committed = self.committed, (iteration, self._values())
         if self.metrics:
             Y, T = Y(), T()
             values = {"Training" + label: _metric(m, Y, T)
@@ -607,3 +621,18 @@ def _print(line: str) -> None:
 def _metric(name: str, Y: dlarray, T: dlarray) -> float:
     """A metric of one mini-batch's scores and targets (canonical order, on the device)."""
     return metric_value(name, Y._data, T._data, Y.fmt.index("C"), Y.shape[Y.fmt.index("B")])
+
+
+def _quiet(line: str) -> None:
+    """Verbose=false: nothing is printed (the plot's path is in info.PlotFile)."""
+
+
+def _all_finite(values: list) -> bool:
+    """True when every value (dlarrays or None) holds only finite numbers: one check on the
+    device and one transfer to the host for all of them."""
+    arrays = [v._data if isinstance(v, dlarray) else v for v in values if v is not None]
+    if not arrays:
+        return True
+    xp = array_module(*arrays)
+    return bool(xp.stack([xp.isfinite(a).all() for a in arrays]).all())
+

@@ -529,9 +529,11 @@ def test_nan_loss_stops_and_returns_the_last_good_network():
 
     net, info = _run(loss)
     assert info.StopReason == "Training loss is NaN"
-    assert info.OutputNetworkIteration == 4
+    # iteration 5's NaN came from the network after 4 updates: the last network whose loss was
+    # finite is the one after 3 (issue 18)
+    assert info.OutputNetworkIteration == 3
     assert math.isnan(info.TrainingHistory["Loss"][-1]) and len(info.TrainingHistory) == 5
-    good, _ = _run(OutputFcn=_stop_at(4))
+    good, _ = _run(OutputFcn=_stop_at(3))
     assert_same_values(values(net), values(good))
 
 
@@ -589,10 +591,12 @@ def test_verbose_table_layout(capsys):
 
 def test_progress_plot_png_is_written(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _, info = _run(Plots="training-progress", Metrics="accuracy")
+    _, info = _run(Plots="training-progress", Metrics="accuracy", Verbose=True)
     path = os.path.join(str(tmp_path), "training-progress.png")
     assert info.PlotFile == path and os.path.getsize(path) > 1000
     assert f"Training progress plot saved to {path}" in capsys.readouterr().out
+    _run(Plots="training-progress", Metrics="accuracy")  # Verbose=false: quiet (issue 18)
+    assert capsys.readouterr().out == ""
 
 
 def test_checkpoints_load_and_predict_like_the_network(tmp_path):
