@@ -36,6 +36,7 @@ def _name(path: Path) -> str:
 
 
 RUNNABLE = [p for p in DOCS if p.exists() and code_blocks(p)]
+OPTIONAL = ("onnx", "onnxruntime", "mpi4py")
 
 
 @pytest.mark.parametrize("path", RUNNABLE, ids=_name)
@@ -44,6 +45,10 @@ def test_python_blocks_run(path, tmp_path, monkeypatch, capsys):
 
     import minidl
 
+    for module in OPTIONAL:  # a page about an optional extra runs where the extra is installed
+        if re.search(rf"^\s*(import|from) {module}\b", path.read_text(encoding="utf-8"), re.M):
+            pytest.importorskip(module, reason=f"{_name(path)} needs the optional {module} "
+                                               "(in the dev extra; not in make test-oldest)")
     monkeypatch.chdir(tmp_path)
     minidl.rng(0)
     namespace = {"__name__": "__docs__"}
