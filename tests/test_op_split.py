@@ -178,7 +178,11 @@ def test_split_training_step_of_a_network_matches(monkeypatch, splitting):
     monkeypatch.setenv("MINIDL_THREADS", "2")
     got = run()
     assert max(splitting) > 1
-    assert_close(got, ref)
+    assert_close(got[:2] + got[3:], ref[:2] + ref[3:])
+    # The first convolution's bias gradient is mathematically zero (instance normalization
+    # removes any per-channel constant): both runs give rounding noise, compared at the scale
+    # of the weight gradient of the same layer, whose sums it shares.
+    np.testing.assert_allclose(got[2], ref[2], rtol=0, atol=2e-5 * float(np.abs(ref[1]).max()))
 
 
 def test_avgpool_and_ops_outside_a_scope_do_not_split(splitting):
