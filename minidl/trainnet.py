@@ -320,7 +320,12 @@ def _targets(T: Any, n: int, probe: dlarray, loss_name: str, opts: TrainingOptio
 
 
 def _classes(labels: np.ndarray, what: str) -> np.ndarray:
-    """The sorted distinct labels; a TypeError naming the types when they cannot be ordered."""
+    """The sorted distinct labels; a TypeError naming the types when they cannot be ordered.
+    Integer and string labels are sorted and deduplicated here: np.unique imports numpy.ma on
+    its first call, 20-50 ms of every trainnet call in a fresh process."""
+    if labels.dtype.kind in "biuU" and labels.size:
+        s = np.sort(labels, axis=None)
+        return s[np.concatenate(([True], s[1:] != s[:-1]))]
     try:
         return np.unique(labels)
     except TypeError:
