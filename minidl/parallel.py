@@ -354,7 +354,8 @@ def contiguous(a: Any, dtype: Any) -> Any:
             for c in range(0, f, TILE):
                 out[r:r + TILE, c:c + TILE] = m[r:r + TILE, c:c + TILE]
 
-    threads = max(1, min(thread_count(), n // TILE))
+    # no more threads inside a part of in_parallel (a chunk already has its core)
+    threads = 1 if getattr(_local, "inside", False) else max(1, min(thread_count(), n // TILE))
     cuts = [TILE * (n // TILE * i // threads) for i in range(threads)] + [n]  # whole tiles
     in_parallel(rows, list(zip(cuts[:-1], cuts[1:])))
     return out.reshape(a.shape)
