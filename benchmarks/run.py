@@ -36,7 +36,7 @@ import sides as sides_mod  # noqa: E402
 WORKLOADS = ("train", "predict", "epoch", "memory", "script", "import")
 TARGETS = {
     "train_128": 1.0,  # training throughput at batch 128 >= 1.0x PyTorch
-    "train_all": 0.7,  # every batch size >= 0.7x
+    "train_all": 0.8,  # every batch size >= 0.8x (issue 17; 0.7x before)
     "predict": 1.0,  # inference >= 1.0x
     "memory": 1.0,  # epoch peak memory below PyTorch's (ratio torch/minidl > 1)
     "import_s": 0.3,  # import minidl < 0.3 s
@@ -285,10 +285,10 @@ def bench_script(cfg: Config, sides: Sides) -> list[dict]:
                 for side in order:
                     argv = [str(HERE / "script_child.py"), side, tmp, str(sides.threads),
                             str(n), str(epochs)]
-                    for attempt in range(4):  # retake a run during which others were busy
+                    for attempt in range(2):  # retake a run during which others were busy
                         with harness.Watch() as w:
                             out = harness.run_child(argv)
-                        if w.foreign is None or w.foreign <= 0.3 or attempt == 3:
+                        if w.foreign is None or w.foreign <= 0.3 or attempt == 1:
                             break
                         retries[side] += 1
                         time.sleep(0.5)
@@ -423,7 +423,7 @@ def targets(rows: list[dict]) -> list[str]:
     if trains:
         rs = [r["ratio"] for r in trains]
         ok = None if any(r is None for r in rs) else min(rs) >= TARGETS["train_all"]
-        check("every batch size >= 0.7x PyTorch", ok,
+        check(f"every batch size >= {TARGETS['train_all']}x PyTorch", ok,
               ", ".join(f"{r['key'][6:]}: {_ratio(r['ratio'])}" for r in trains))
     if "predict" in by:
         r = by["predict"]["ratio"]

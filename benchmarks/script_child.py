@@ -5,8 +5,10 @@ benchmarks/run.py, workload "script").
 
 SIDE is minidl or torch. The data are an ordinary C-ordered H x W x C x N float32 array (the
 MATLAB layout a user hands to trainnet) and integer labels, loaded with np.load before the clock
-starts; imports are done before too (``import torch`` alone takes over a second, which no
-training loop can win back). Timed: everything from the layer array to the trained network:
+starts; imports are done before too, lazy ones included (``import torch`` alone takes over a
+second, and its first optimizer imports torch._dynamo, 1.8 s more: no training loop can win
+that back, and the import row of the table measures it). Timed: everything from the layer
+array to the trained network:
 
 * minidl: ``trainnet(X, labels, layers, "crossentropy", trainingOptions("sgdm", ...))`` with the
   documented layers, imageInputLayer's default 'zerocenter' normalization included (trainnet
@@ -88,14 +90,22 @@ def main() -> None:
         threadpool_limits(threads, user_api="blas")
     except ImportError:
         pass
+    # Lazy imports happen before the clock too: constructing the first torch.optim optimizer
+    # imports some 800 modules (torch._dynamo; 1.8 s here), and minidl imports threadpoolctl
+    # when it first splits work over threads. Import time is its own row of the table.
     if side == "torch":
         import torch
         import torch.nn.functional  # noqa: F401
         torch.set_num_threads(threads)
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
         run = run_torch
     elif side == "minidl":
         import minidl
         minidl.trainnet  # noqa: B018  (the package is imported before the clock starts)
+        try:
+            import threadpoolctl  # noqa: F401
+        except ImportError:
+            pass
         run = run_minidl
     else:
         raise SystemExit(f"unknown side {side!r}")
