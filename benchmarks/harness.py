@@ -269,6 +269,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def vector_extensions() -> list[str]:
+    """The CPU's SIMD extensions that decide how fast the kernels run (from /proc/cpuinfo's
+    flags): fma, avx, avx2, every avx512* and amx*, avx_vnni; empty where not readable."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return [f for f in flags if f in ("fma", "avx", "avx2", "avx_vnni")
+                        or f.startswith(("avx512", "amx"))]
+    except OSError:
+        pass
+    return []
+
+
 def blas_info() -> dict[str, Any]:
     """numpy's BLAS library and thread count (threadpoolctl when installed, else the env)."""
     import numpy as np
@@ -316,6 +330,7 @@ def machine_facts() -> dict[str, Any]:
         usable = os.cpu_count()
     return {
         "cpu": cpu_model(),
+        "vector_extensions": vector_extensions(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": usable,
         "python": platform.python_version(),

@@ -4,7 +4,10 @@
 
 Workloads (NAME): train (one SGDM training step at mini-batch 32, 128, 512), predict
 (minibatchpredict of 10,000 images at batch 128), epoch (one trainnet epoch of 10,000 images),
-memory (peak memory of that epoch, each side in its own process), import (``import minidl``
+memory (peak memory of that epoch, each side in its own process), script (training timed as a
+user's script: from the layer array on a C-ordered H x W x C x N array, all set-up included,
+each run in a fresh process: 1 epoch of 10,000 images, 2,560 images x 2 epochs, and trainnet's
+fixed cost before the first iteration; benchmarks/script_child.py), import (``import minidl``
 in a fresh interpreter). Each side runs in a worker process of its own (benchmarks/worker.py);
 every timed workload runs the sides interleaved (A, B, C, A, B, C, ...) and reports medians; the
 ratio is minidl's advantage (>1: minidl is faster / smaller). A hand-written NumPy implementation
@@ -30,13 +33,15 @@ import harness  # noqa: E402
 import numpy as np  # noqa: E402
 import sides as sides_mod  # noqa: E402
 
-WORKLOADS = ("train", "predict", "epoch", "memory", "import")
+WORKLOADS = ("train", "predict", "epoch", "memory", "script", "import")
 TARGETS = {
     "train_128": 1.0,  # training throughput at batch 128 >= 1.0x PyTorch
-    "train_all": 0.7,  # every batch size >= 0.7x
+    "train_all": 0.8,  # every batch size >= 0.8x (issue 17; 0.7x before)
     "predict": 1.0,  # inference >= 1.0x
     "memory": 1.0,  # epoch peak memory below PyTorch's (ratio torch/minidl > 1)
     "import_s": 0.3,  # import minidl < 0.3 s
+    "script_epoch": 1.0,  # a user's script, 1 epoch of 10,000 images >= 1.0x PyTorch
+    "script_short": 0.8,  # a user's script, 2,560 images x 2 epochs >= 0.8x
 }
 
 
@@ -52,6 +57,7 @@ class Config:
         self.memory_reps = 1 if args.quick else 2
         self.memory_reference = not args.quick  # the NumPy reference's epoch memory too
         self.import_reps = args.reps or (1 if args.quick else 9)
+        self.script_reps = args.reps or (1 if args.quick else 3)
         self.parallel_ref = not args.no_parallel_ref and _importable("threadpoolctl")
         self.isolate = not args.in_process
 
@@ -255,6 +261,58 @@ def bench_memory(cfg: Config, sides: Sides) -> list[dict]:
                           "process per measurement")]
 
 
+#: (key, label, images, epochs) of the runs timed as a user's script
+SCRIPT_RUNS = (("script_epoch", "user script, 1 epoch of {n:,} images", None, 1),
+               ("script_short", "short run, {n:,} images x 2 epochs", 2560, 2))
+
+
+def bench_script(cfg: Config, sides: Sides) -> list[dict]:
+    """Training as a user's script runs it, each run in a fresh process (script_child.py):
+    from the layer array to the trained network, data given as a C-ordered H x W x C x N array,
+    set-up included; the sides alternate. Also trainnet's fixed cost (time before the first
+    iteration's work), from the 1-epoch runs."""
+    x, labels, _ = data(cfg.n_images)
+    order = (["minidl"] if sides.minidl else []) + (["torch"] if sides.torch else [])
+    runs: dict[tuple[str, str], list[dict]] = {}
+    retries = {side: 0 for side in order}
+    with tempfile.TemporaryDirectory(prefix="minidl-bench-") as tmp:
+        np.save(Path(tmp) / "x_hwcn.npy", np.ascontiguousarray(x.transpose(1, 2, 3, 0)))
+        np.save(Path(tmp) / "labels.npy", labels)
+        del x, labels
+        for _ in range(cfg.script_reps):
+            for key, _, images, epochs in SCRIPT_RUNS:
+                n = min(images or cfg.n_images, cfg.n_images)
+                for side in order:
+                    argv = [str(HERE / "script_child.py"), side, tmp, str(sides.threads),
+                            str(n), str(epochs)]
+                    for attempt in range(2):  # retake a run during which others were busy
+                        with harness.Watch() as w:
+                            out = harness.run_child(argv)
+                        if w.foreign is None or w.foreign <= 0.3 or attempt == 1:
+                            break
+                        retries[side] += 1
+                        time.sleep(0.5)
+                    out["foreign_cpu"] = w.foreign
+                    runs.setdefault((key, side), []).append(out)
+    rows = []
+    for key, label, images, _ in SCRIPT_RUNS:
+        values = {side: harness.median([r["total_s"] for r in runs[key, side]])
+                  for side in order}
+        n = min(images or cfg.n_images, cfg.n_images)
+        rows.append(result(label.format(n=n), "s", "lower", values, key=key,
+                           runs={s: runs[key, s] for s in order}, retries=retries,
+                           iteration_ms={s: harness.median([r["iteration_ms"]
+                                                            for r in runs[key, s]])
+                                         for s in order}))
+    fixed = {side: harness.median([r["fixed_ms"] for r in runs["script_epoch", side]])
+             for side in order}
+    rows.append(result(f"fixed cost before the first iteration, {cfg.n_images:,} images", "ms",
+                       "lower", fixed, key="script_fixed",
+                       note="time to the end of the first iteration minus one median "
+                            "iteration: statistics, conversion, initialization, threads"))
+    return rows
+
+
 def bench_import(cfg: Config, sides: Sides) -> list[dict]:
     mods = (["minidl"] if sides.minidl or _importable("minidl") else []) + \
         (["torch"] if sides.torch else []) + ["numpy"]
@@ -326,7 +384,8 @@ def markdown(payload: dict) -> str:
     """The results of a run (a results.json payload) as Markdown, for benchmarks/README.md."""
     m = payload["machine"]
     lines = [f"Run of {payload['created']} (`benchmarks/results.json`), minidl commit "
-             f"`{m.get('minidl_commit')}`: {m['cpu']}, {m['usable_cpus']} CPUs, Python "
+             f"`{m.get('minidl_commit')}`: {m['cpu']} ({_extensions(m)}), "
+             f"{m['usable_cpus']} CPUs, Python "
              f"{m['python']}, NumPy {m['numpy']} with {m['blas']}, PyTorch "
              f"{m.get('torch', 'n/a')}; {payload['threads']} threads for NumPy's BLAS and "
              f"PyTorch; data: {payload.get('data')}.", "",
@@ -364,7 +423,7 @@ def targets(rows: list[dict]) -> list[str]:
     if trains:
         rs = [r["ratio"] for r in trains]
         ok = None if any(r is None for r in rs) else min(rs) >= TARGETS["train_all"]
-        check("every batch size >= 0.7x PyTorch", ok,
+        check(f"every batch size >= {TARGETS['train_all']}x PyTorch", ok,
               ", ".join(f"{r['key'][6:]}: {_ratio(r['ratio'])}" for r in trains))
     if "predict" in by:
         r = by["predict"]["ratio"]
@@ -375,6 +434,17 @@ def targets(rows: list[dict]) -> list[str]:
         ok = None if m["ratio"] is None else m["minidl"] < m["torch"]
         check("trainnet epoch peak memory below PyTorch's", ok,
               f"{_fmt(m['minidl'], 'MiB')} vs {_fmt(m['torch'], 'MiB')} MiB")
+    for key, label in (("script_epoch", "user script, 1 epoch"),
+                       ("script_short", "short run, 2 epochs")):
+        if key in by:
+            r = by[key]["ratio"]
+            check(f"{label} >= {TARGETS[key]}x PyTorch", None if r is None else
+                  r >= TARGETS[key], _ratio(r))
+    if "script_fixed" in by and "script_epoch" in by:
+        f, e = by["script_fixed"]["minidl"], by["script_epoch"]["minidl"]
+        check("trainnet fixed cost, a small fraction of one epoch", None,
+              "n/a" if f is None or not e else f"{f:.0f} ms = {f / 1e3 / e:.0%} of the "
+              f"1-epoch script (PyTorch's script: {_fmt(by['script_fixed']['torch'], 'ms')} ms)")
     if "import" in by:
         s = by["import"]["minidl"]
         check("import minidl < 0.3 s", None if s is None else s < TARGETS["import_s"],
@@ -466,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                       else ""))
     print(f"  CPU: {facts['cpu']}, {facts['usable_cpus']} usable of {facts['logical_cpus']} "
           f"logical CPUs; Python {facts['python']}, NumPy {facts['numpy']}, BLAS {facts['blas']}")
+    print(f"  vector extensions: {_extensions(facts)}")
     print(f"  threads: NumPy BLAS {threads} ({facts['method']})"
           + (f", PyTorch {facts['torch_threads']} (torch {facts['torch']})" if sides.torch
              else ""))
@@ -485,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     print(flush=True)
 
     runners = {"train": bench_train, "predict": bench_predict, "epoch": bench_epoch,
-               "memory": bench_memory, "import": bench_import}
+               "memory": bench_memory, "script": bench_script, "import": bench_import}
     try:
         rows = run_workloads(selected, runners, cfg, sides, args, facts)
     finally:
@@ -502,6 +573,8 @@ def main(argv: list[str] | None = None) -> int:
                                              int(r["key"].split("_")[1])
                                              if r["key"].startswith("train_") else 0))
     print()
+    print(f"{facts['cpu']} ({_extensions(facts)}), {facts['usable_cpus']} CPUs, "
+          f"BLAS {facts['blas']}")
     print(table(rows))
     lines = targets(rows)
     if lines:
@@ -522,6 +595,16 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n")
     print(f"results written to {os.path.relpath(out)}")
     return 0
+
+
+def _extensions(facts: dict) -> str:
+    """The CPU's vector extensions as one short string: "avx2 fma avx512: f dq cd bw vl ..."."""
+    ext = facts.get("vector_extensions")
+    if ext is None:
+        return "not recorded"
+    base = [e for e in ext if not e.startswith("avx512")]
+    wide = [e[len("avx512"):].lstrip("_") for e in ext if e.startswith("avx512")]
+    return " ".join(base + ([f"avx512: {' '.join(wide)}"] if wide else ["no avx512"]))
 
 
 def _load(load: Any) -> str:

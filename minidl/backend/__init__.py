@@ -28,6 +28,7 @@ from .random import GENERATORS, generator, own_generator, permutation, rng
 from .threads import (
     MIN_CHUNK,
     chunk_bounds,
+    contiguous,
     in_parallel,
     matmul,
     op_chunks,
@@ -37,10 +38,10 @@ from .threads import (
 )
 
 __all__ = [
-    "mpi", "MIN_CHUNK", "chunk_bounds", "in_parallel", "matmul", "op_chunks", "scope", "sum_parts",
-    "thread_count", "BackendUnavailableError", "DeviceBackend", "GENERATORS", "active_module",
-    "active_name", "array_module", "backend_module", "backend_name", "canUseGPU", "device_backend",
-    "generator", "malloc_tuned", "module_of", "own_generator", "permutation",
+    "mpi", "MIN_CHUNK", "chunk_bounds", "contiguous", "in_parallel", "matmul", "op_chunks",
+    "scope", "sum_parts", "thread_count", "BackendUnavailableError", "DeviceBackend", "GENERATORS",
+    "active_module", "active_name", "array_module", "backend_module", "backend_name", "canUseGPU",
+    "device_backend", "generator", "malloc_tuned", "module_of", "own_generator", "permutation",
     "register_device_backend", "rng", "scatter_add", "to_module", "tune_malloc", "use_backend",
     "using_backend",
 ]

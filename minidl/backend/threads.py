@@ -36,10 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import array_module
 from .mpi import threads_per_rank
 
 __all__ = ["thread_count", "chunk_bounds", "in_parallel", "scope", "op_chunks", "sum_parts",
-           "matmul", "THREADS_VARIABLE"]
+           "matmul", "contiguous", "THREADS_VARIABLE"]
 
 THREADS_VARIABLE = "MINIDL_THREADS"
 MAX_DEFAULT_THREADS = 2
@@ -363,3 +364,39 @@ def matmul(a: Any, b: Any) -> Any:
 def _module(a: Any, b: Any) -> Any:
     """NumPy for two NumPy arrays, else something that is not NumPy (no splitting)."""
     return np if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) else None
+
+
+# ---- layout conversion -------------------------------------------------------------------------
+
+#: Side of the square tiles ``contiguous`` copies a transposed matrix in (256 x 256 float32
+#: values: 256 KB read and written per tile, which stays in a core's L2 cache).
+TILE = 256
+
+
+def contiguous(a: Any, dtype: Any) -> Any:
+    """A C-contiguous copy of ``a`` in ``dtype`` (``a`` itself when it already is one).
+
+    For a NumPy view whose memory is a transposition (an H x W x C x N array seen as
+    N x H x W x C: the first axis strided, the others merged into one contiguous axis) the
+    copy goes tile by tile, the tiles on the threads: copying whole rows at once reads each
+    value from another page (TLB misses; 160 ms for 10,000 28x28x3 images, 45 ms in tiles)."""
+    if not isinstance(a, np.ndarray) or a.ndim < 2 or a.size < TILE * TILE:
+        return array_module(a).ascontiguousarray(a, dtype=dtype)
+    n = a.shape[0]
+    m = a.reshape(n, -1)
+    if m.shape[1] < TILE or not np.may_share_memory(m, a) or m.strides[0] >= m.strides[1]:
+        return np.ascontiguousarray(a, dtype=dtype)  # a copy or row order: the plain copy
+    out = np.empty(m.shape, dtype)
+    f = m.shape[1]
+
+    def rows(bounds: tuple[int, int]) -> None:
+        for r in range(bounds[0], bounds[1], TILE):
+            for c in range(0, f, TILE):
+                out[r:r + TILE, c:c + TILE] = m[r:r + TILE, c:c + TILE]
+
+    # no more threads inside a part of in_parallel (a chunk already has its core)
+    threads = 1 if getattr(_local, "inside", False) else max(1, min(thread_count(), n // TILE))
+    cuts = [TILE * (n // TILE * i // threads) for i in range(threads)] + [n]  # whole tiles
+    in_parallel(rows, list(zip(cuts[:-1], cuts[1:])))
+    return out.reshape(a.shape)
+

@@ -38,6 +38,8 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
+
 from .._matlab import check_in_range, check_positive_int, check_positive_real
 from ..backend import array_module, in_parallel, op_chunks, sum_parts
 from ..core import channels_last, dlarray, from_channels_last, record
@@ -175,6 +177,33 @@ def _sum_over(x: Any, reduce: list[bool]) -> Any:
     return y.reshape(out_shape)
 
 
+def _sum_of_products(a: Any, b: Any, reduce: list[bool]) -> Any:
+    """``_sum_over(a * b, reduce)`` without writing the product: one read of a and b.
+
+    Neighbouring axes of the same role are merged (free for contiguous data); when that leaves
+    at most three blocks (instance: kept N, summed H*W, kept C; batch: summed N*H*W, kept C;
+    layer: kept N, summed the rest) ``einsum`` forms the sums of products directly, half the
+    memory traffic of a product array and its sum. Other patterns (group normalization's
+    alternating blocks, where einsum's loops are short) and other array modules use the product.
+    """
+    xp = array_module(a)
+    blocks: list[list] = []  # [size, reduced?]
+    for n, r in zip(a.shape, reduce):
+        if n == 1:
+            continue
+        if blocks and blocks[-1][1] == r:
+            blocks[-1][0] *= n
+        else:
+            blocks.append([n, r])
+    if xp is not np or not 0 < len(blocks) <= 3 or a.size == 0:
+        return _sum_over(xp.multiply(a, b), reduce)
+    letters = "abc"[:len(blocks)]
+    kept = "".join(letter for letter, (_, r) in zip(letters, blocks) if not r)
+    shape = [n for n, _ in blocks]
+    out = np.einsum(f"{letters},{letters}->{kept}", a.reshape(shape), b.reshape(shape))
+    return out.reshape(tuple(1 if r else n for n, r in zip(a.shape, reduce)))
+
+
 class _Wide:
     """Puts the operands of an elementwise step in a layout with a long inner axis.
 
@@ -230,20 +259,24 @@ def _normalize_forward(x: Any, shared: list[bool], gamma: Any, beta: Any, epsilo
 
     Returns (y, mu, var, rstd, xc); xc = x − μ is what backward needs (None unless
     ``keep_centred``): backward works with x̂ = xc·rstd without it being stored, which saves a
-    pass over the data here. The variance is two-pass (from the centred data), in x's dtype; the
-    buffer of the squares (``out`` if given, contiguous of x's shape) then receives y.
+    pass over the data here. The variance is two-pass (from the centred data), in x's dtype, its
+    sums of squares formed without writing the squares (``_sum_of_products``). Four passes in
+    all: the mean, the centring, the sums of squares, and y = xc·(γ·rstd) + β (two ufuncs). y
+    goes to ``out`` if given (contiguous, of x's shape); without ``keep_centred`` the centred
+    data is computed in y's buffer.
     """
     xp = array_module(x)
     e = _Wide(x.shape)
     count = max(math.prod(n for n, s in zip(x.shape, shared) if s), 1)  # 0 for an empty batch
     mu = _sum_over(x, shared) / count
-    xc = e(x) - e(mu)
-    y = xp.multiply(xc, xc, out=None if out is None else e(out))
-    var = _sum_over(y.reshape(x.shape), shared) / count
+    xc = xp.subtract(e(x), e(mu), out=None if keep_centred or out is None else e(out))
+    centred = xc.reshape(x.shape)
+    var = _sum_of_products(centred, centred, shared) / count
     rstd = 1 / xp.sqrt(var + epsilon)
-    xp.multiply(xc, e(rstd * gamma), out=y)
+    y = xp.multiply(xc, e(rstd * gamma),
+                    out=xc if not keep_centred else (None if out is None else e(out)))
     y += e(beta)
-    return y.reshape(x.shape), mu, var, rstd, xc.reshape(x.shape) if keep_centred else None
+    return y.reshape(x.shape), mu, var, rstd, centred if keep_centred else None
 
 
 def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bool],
@@ -254,8 +287,10 @@ def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bo
     With x̂ = xc·rstd, dx̂ = γ·gy and means over the shared axes:
         dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),  dγ = Σ gy·x̂,  dβ = Σ gy  (Σ over all but C).
     Both means come from per-(statistic, channel) partial sums of gy and gy·xc (rstd is constant
-    within each sum, so it multiplies the sums), which also give dγ and dβ, so the whole
-    backward reads gy and xc a few times and allocates two arrays.
+    within each sum, so it multiplies the sums), which also give dγ and dβ; the sums of gy·xc
+    are formed without writing the products (``_sum_of_products``), so the whole backward reads
+    gy and xc for the sums and writes only dx: dx = gy·(γ·rstd) − (xc·k + m) with k, m per
+    statistic and channel, three ufuncs and one temporary.
     ``channel_axes`` are the (group, channel-in-group) axes; dγ and dβ come back with their shape;
     dx is written to ``out`` when given (contiguous, of gy's shape).
     """
@@ -271,8 +306,7 @@ def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bo
     if need_beta:
         dbeta = gsum.sum(axis=others)
     if need_x or need_gamma:
-        gxc = e(gy) * e(xc)
-        gxsum = _sum_over(gxc.reshape(gy.shape), partial) * rstd            # Σ gy·x̂
+        gxsum = _sum_of_products(gy, xc, partial) * rstd                    # Σ gy·x̂
         if need_gamma:
             dgamma = gxsum.sum(axis=others)
         if need_x:
@@ -280,9 +314,10 @@ def _normalize_backward(gy: Any, xc: Any, rstd: Any, gamma: Any, shared: list[bo
             # channels of a group (a single channel for batch and instance normalization)
             mean_dxh = (gamma * gsum).sum(axis=c_axis, keepdims=True) / count
             mean_dxh_xh = (gamma * gxsum).sum(axis=c_axis, keepdims=True) / count
-            dx = xp.multiply(e(gy), e(rstd * gamma), out=gxc if out is None else e(out))
-            dx -= e(xc) * e(rstd * rstd * mean_dxh_xh)
-            dx -= e(rstd * mean_dxh)
+            t = e(xc) * e(rstd * rstd * mean_dxh_xh)
+            t += e(rstd * mean_dxh)
+            dx = xp.multiply(e(gy), e(rstd * gamma), out=None if out is None else e(out))
+            dx -= t
             dx = dx.reshape(gy.shape)
     return dx, dgamma, dbeta
 
