@@ -40,14 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import check_in_range, check_positive_int, check_positive_real
+from .._matlab import check_flag, check_in_range, check_positive_int, check_positive_real
 from ..backend import array_module, in_parallel, op_chunks, sum_parts
 from ..core import channels_last, dlarray, from_channels_last, record
-from .args import any_traced as _traced
-from .args import grad_like as _own_grad
-from .args import labelled as _labelled
-from .args import op_options as _options
-from .args import per_channel as _per_channel
+from .args import any_traced, grad_like, labelled, op_options, per_channel
 
 __all__ = ["batchnorm", "instancenorm", "layernorm", "groupnorm", "normalization_axes",
            "channel_groups", "SHARED_LABELS", "layer_shared_labels"]
@@ -406,18 +402,18 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
 
     ``operationDimension`` (layer normalization only) replaces the kind's shared labels.
     """
-    data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
+    data, fmt, out_fmt, shape = labelled(X, DataFormat, where, need="C")
     epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
     C = _channels(data, fmt, where)
     groups = _num_groups(numGroups, C, where) if kind == "group" else channel_groups(kind, C)
     view = _View(data, fmt, groups)
-    gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
-    beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
+    gamma = view.param(per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
+    beta = view.param(per_channel(offset, C, "offset", where, data.dtype))
     labels = SHARED_LABELS[kind] if operationDimension is None else \
         layer_shared_labels(operationDimension, fmt, where)
     shared = view.mask(labels)
     _check_statistics_size(where, kind, view, shared, fmt, data.shape)
-    traced = _traced(X, offset, scaleFactor)
+    traced = any_traced(X, offset, scaleFactor)
     x = view.of(data)
     xp = array_module(x)
     # Kinds whose statistics are per observation split over the observations (axis 0 of the
@@ -447,7 +443,7 @@ def _run(where: str, kind: str, X: Any, offset: Any, scaleFactor: Any, epsilon: 
             dx = grads[0][0]
         dgamma, dbeta = (sum_parts([p[i] for p in grads]) for i in (1, 2))
         return (view.back(dx).reshape(shape) if dx is not None else None,
-                _own_grad(dbeta, offset), _own_grad(dgamma, scaleFactor))
+                grad_like(dbeta, offset), grad_like(dgamma, scaleFactor))
 
     return record(out, out_fmt, (X, offset, scaleFactor), backward), mu, var
 
@@ -488,7 +484,7 @@ def instancenorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: flo
     per channel (any shape, e.g. C or 1x1xC) or are scalars. Name-Value: Epsilon (1e-5),
     DataFormat (labels for unformatted X; the result is then unformatted).
     """
-    o = _options("instancenorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
+    o = op_options("instancenorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
     return _run("instancenorm", "instance", X, offset, scaleFactor, o["Epsilon"],
                 o["DataFormat"])[0]
 
@@ -504,7 +500,7 @@ def layernorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float 
     (layerNormalizationLayer's default: "spatial-channel" for 2-D/3-D images, else
     "channel-only").
     """
-    o = _options("layernorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat,
+    o = op_options("layernorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat,
                                      "OperationDimension": OperationDimension})
     layer_shared_labels(o["OperationDimension"], "", "layernorm")  # a bad value: ValueError
     return _run("layernorm", "layer", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"],
@@ -520,7 +516,7 @@ def groupnorm(X: Any, numGroups: Any, offset: Any, scaleFactor: Any, *args: Any,
     "channel-wise" (one channel per group: instance normalization). Name-Value: Epsilon (1e-5),
     DataFormat.
     """
-    o = _options("groupnorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
+    o = op_options("groupnorm", args, {"Epsilon": Epsilon, "DataFormat": DataFormat})
     return _run("groupnorm", "group", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"],
                 numGroups)[0]
 
@@ -552,12 +548,10 @@ def batchnorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float 
     if len(stats) == 1:
         raise ValueError("batchnorm: give both the mean and the variance statistics "
                          "(batchnorm(X, offset, scaleFactor, mean, variance)), got only one")
-    o = _options(where, args, {"Epsilon": Epsilon, "MeanDecay": MeanDecay,
+    o = op_options(where, args, {"Epsilon": Epsilon, "MeanDecay": MeanDecay,
                                "VarianceDecay": VarianceDecay, "Training": Training,
                                "DataFormat": DataFormat})
-    training = o["Training"]
-    if not isinstance(training, bool):
-        raise ValueError(f"batchnorm: Training must be true or false, got {training!r}")
+    training = check_flag("batchnorm: Training", o["Training"])
     if not stats:
         if not training:
             raise ValueError("batchnorm: Training=False (prediction) needs the trained mean and "
@@ -569,10 +563,10 @@ def batchnorm(X: Any, offset: Any, scaleFactor: Any, *args: Any, Epsilon: float 
                                   o["DataFormat"])
     mean_decay = check_in_range("batchnorm: MeanDecay", o["MeanDecay"], 0, 1)
     var_decay = check_in_range("batchnorm: VarianceDecay", o["VarianceDecay"], 0, 1)
-    data, fmt, _, _ = _labelled(X, o["DataFormat"], where, need="C")
+    data, fmt, _, _ = labelled(X, o["DataFormat"], where, need="C")
     C = data.shape[fmt.index("C")]
-    old_mean = _per_channel(stats[0], C, "runMean", where, data.dtype)
-    old_var = _per_channel(stats[1], C, "runVar", where, data.dtype)
+    old_mean = per_channel(stats[0], C, "runMean", where, data.dtype)
+    old_var = per_channel(stats[1], C, "runVar", where, data.dtype)
     Y, mu, var = _run(where, "batch", X, offset, scaleFactor, o["Epsilon"], o["DataFormat"])
     if data.size == 0:  # an empty mini-batch has no statistics: the running ones stay
         mean_decay = var_decay = 0.0
@@ -592,26 +586,26 @@ def _like(values: Any, template: Any) -> Any:
 def _batchnorm_predict(X: Any, offset: Any, scaleFactor: Any, trainedMean: Any, trainedVar: Any,
                        epsilon: Any, DataFormat: Any) -> dlarray:
     where = "batchnorm"
-    data, fmt, out_fmt, shape = _labelled(X, DataFormat, where, need="C")
+    data, fmt, out_fmt, shape = labelled(X, DataFormat, where, need="C")
     epsilon = check_positive_real(f"{where}: Epsilon", epsilon)
     C = _channels(data, fmt, where)
     view = _View(data, fmt, C)
-    gamma = view.param(_per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
-    beta = view.param(_per_channel(offset, C, "offset", where, data.dtype))
-    mu = view.param(_per_channel(trainedMean, C, "trainedMean", where, data.dtype))
-    var = view.param(_per_channel(trainedVar, C, "trainedVar", where, data.dtype))
+    gamma = view.param(per_channel(scaleFactor, C, "scaleFactor", where, data.dtype))
+    beta = view.param(per_channel(offset, C, "offset", where, data.dtype))
+    mu = view.param(per_channel(trainedMean, C, "trainedMean", where, data.dtype))
+    var = view.param(per_channel(trainedVar, C, "trainedVar", where, data.dtype))
     x = view.of(data)
     y, rstd, a = _affine_forward(x, mu, var, gamma, beta, epsilon)
     out = view.back(y).reshape(shape)
-    if not _traced(X, offset, scaleFactor):
+    if not any_traced(X, offset, scaleFactor):
         return dlarray._wrap(out, out_fmt)
-    per_channel = view.mask("SBTU")
+    channel_sums = view.mask("SBTU")
 
     def backward(gy: Any, needs: tuple) -> tuple:
         g = view.of(gy.reshape(data.shape))
-        dx, dgamma, dbeta = _affine_backward(g, x, mu, rstd, a, per_channel,
+        dx, dgamma, dbeta = _affine_backward(g, x, mu, rstd, a, channel_sums,
                                              (needs[0], needs[2], needs[1]))
         return (view.back(dx).reshape(shape) if dx is not None else None,
-                _own_grad(dbeta, offset), _own_grad(dgamma, scaleFactor))
+                grad_like(dbeta, offset), grad_like(dgamma, scaleFactor))
 
     return record(out, out_fmt, (X, offset, scaleFactor), backward)
