@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/profile_step.py [--batch 128] [--steps 20] [--cprofile 25]
 
 Per-op times come from wrapping, for the duration of the run, each layer's ``forward``, the
-backward closure that every op hands ``minidl.core.autodiff.record`` (named after the op function
+backward closure that every op hands ``record`` (minidl.core) (named after the op function
 that recorded it), ``crossentropy``, ``dlgradient``, ``dlfeval`` and ``sgdmupdate``. What is
 left of dlgradient after the backward closures is the tape's own overhead; what is left of
 dlfeval after the forward, loss and dlgradient is the tracing / Learnables plumbing. Medians
@@ -48,7 +48,7 @@ class Timers:
 
 def instrument(step: minidl_side.TrainStep, timers: Timers) -> list:
     """Wrap the pieces of the minidl step; returns undo actions."""
-    import minidl.core.autodiff as ad
+    import minidl.core as ad
 
     undo = []
     original_record = ad.record
@@ -71,7 +71,7 @@ def instrument(step: minidl_side.TrainStep, timers: Timers) -> list:
             mod.record = timed_record
             undo.append((mod, "record", original_record))
 
-    for layer in step.net._layers:
+    for layer in step.net.layers_view:
         cls = type(layer)
         if "forward" in cls.__dict__ and getattr(cls.forward, "_timed", False):
             continue
