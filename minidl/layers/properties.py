@@ -30,7 +30,7 @@ from .input import DIMENSIONS, check_normalization
 from .norm import NORM_INITIALIZERS, check_decay, check_num_groups, check_operation_dimension
 from .recurrent import RESET_GATE_MODES
 
-__all__ = ["validate_properties"]
+__all__ = ["property_checks", "validate_properties"]
 
 Check = Callable[[str, Any], Any]
 
@@ -87,13 +87,19 @@ def _norm_initializers() -> tuple[str, ...]:
 _TABLE: dict[Any, Check] | None = None
 
 
+def property_checks() -> dict[Any, Check]:
+    """Property name (or (class name, property name)) -> its constructor's validator."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _table()
+    return _TABLE
+
+
 def validate_properties(layer: Any, label: str) -> None:
     """Run each stored non-array property of a built-in layer through its constructor's
     validator; a ValueError naming the layer and the
     property when one fails. Array values (learnables, statistics) are left to the caller."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _table()
+    table = property_checks()
     if not type(layer).__module__.startswith("minidl."):
         return  # a custom layer: its own class decides what its properties may be
     for name, value in list(vars(layer).items()):
@@ -105,7 +111,7 @@ def validate_properties(layer: Any, label: str) -> None:
             check = _initializer(tuple(getattr(type(layer), "bias_initializers",
                                                BIAS_INITIALIZERS)))
         else:
-            check = _TABLE.get((type(layer).__name__, name), _TABLE.get(name))
+            check = table.get((type(layer).__name__, name), table.get(name))
         if check is None or (name == "Scale" and value is None):
             continue
         try:
