@@ -1,8 +1,8 @@
 """trainnet on several MPI processes: MATLAB's "parallel", "parallel-auto", "parallel-cpu",
 "parallel-gpu" and "multi-gpu" execution environments.
 
-``ParallelPlan`` holds what trainnet does differently when several ranks train together (a
-prototype of the hooks that INTEGRATION.md describes; trainnet calls it at six places):
+``ParallelPlan`` holds what trainnet does differently when several ranks train together
+(trainnet calls it at six places; for a serial run every call gives back its input):
 
 * MiniBatchSize M is the global mini-batch: rank r computes on its block of it,
   floor(M / ranks) observations, one more on the first M mod ranks ranks (``my_part``);
