@@ -32,7 +32,6 @@ from .minibatchqueue import MiniBatchQueue, minibatchqueue
 from .observations import (
     Observations,
     arrange,
-    as_numeric,
     class_axis,
     feature_rows,
     is_datastore,
@@ -44,8 +43,8 @@ from .sequences import SequenceObservations, is_sequence_list, sequence_observat
 __all__ = [
     "ArrayDatastore", "AugmentedImageDatastore", "CombinedDatastore", "DATASTORE_TYPES",
     "DigitData", "ImageDataAugmenter", "ImageDatastore", "MiniBatchQueue", "Observations",
-    "SequenceObservations", "arrange", "arrayDatastore", "as_numeric", "augmentedImageDatastore",
-    "class_axis", "class_names", "combine", "countEachLabel", "digits", "feature_rows", "hasdata",
+    "SequenceObservations", "arrange", "arrayDatastore", "augmentedImageDatastore", "class_axis",
+    "class_names", "combine", "countEachLabel", "digits", "feature_rows", "hasdata",
     "imageDataAugmenter", "imageDatastore", "is_datastore", "is_label_vector", "is_sequence_list",
     "label_targets", "matlab_layout", "minibatchqueue", "numeric_targets", "one_hot",
     "partition_bounds", "read", "readall", "readimage", "reset", "scores2label",

@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .._matlab import MString, size_str
-from .._matlab import as_numeric as numeric_array
+from .._matlab import MString, as_numeric, size_str
 from ..backend import array_module, contiguous, to_module
 from ..core import canonical_format, channels_last, dlarray, from_channels_last
 
-__all__ = ["Observations", "arrange", "as_numeric", "class_axis", "feature_rows", "is_datastore",
+__all__ = ["Observations", "arrange", "class_axis", "feature_rows", "is_datastore",
            "matlab_layout", "numeric_targets"]
 
 
@@ -84,7 +83,7 @@ def arrange(X: Any, formats: str, expected: str, size: tuple[int, ...], what: st
         X = X._data
     else:
         fmt = given
-        X = as_numeric(X, what)
+        X = _numeric(X, what)
     if X.ndim == len(fmt) - 1 and fmt.endswith("B"):
         X = X.reshape(X.shape + (1,))
     elif fmt == "BC":
@@ -111,12 +110,13 @@ def arrange(X: Any, formats: str, expected: str, size: tuple[int, ...], what: st
     return Observations(contiguous(memory, array_module(memory).float32), canon, cl_perm)
 
 
-def as_numeric(X: Any, what: str) -> Any:
-    """X as an array of its module (a list becomes a NumPy array); a TypeError unless numeric."""
-    if array_module(X) is np and not isinstance(X, np.ndarray):
-        X = numeric_array(X, what)  # a ragged nested list or text: an error naming X
+def _numeric(X: Any, what: str) -> Any:
+    """X as a numeric array of its module: host data through ``as_numeric`` (a ragged nested
+    list or text is an error naming X), a device array checked for a numeric dtype."""
+    if array_module(X) is np:
+        return as_numeric(X, what)
     if X.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must be a numeric array, got dtype {X.dtype}")
+        raise TypeError(f"{what} must be a numeric array, got dtype {X.dtype}.")
     return X
 
 
@@ -126,7 +126,7 @@ def numeric_targets(T: Any, n: int, fmt: str, size: tuple[int, ...], formats: st
     ``size``, as float32 Observations. "auto" reads MATLAB's layout: N x K for a "CB" output
     (or K x N, when only that reading fits), H x W x C x N for images; other layouts are named
     with ``formats`` (TargetDataFormats)."""
-    T = numeric_array(T, f"{what}: the targets T") if array_module(T) is np else T
+    T = _numeric(T, f"{what}: the targets T")
     if str(formats).lower() == "auto" and fmt == "CB":
         T = np.asarray(T, dtype=np.float32)
         T = T.reshape(-1, 1) if T.ndim == 1 else T

@@ -114,7 +114,7 @@ def trainnet(*args: Any) -> tuple[Any, TrainingInfo]:
     t0 = time.monotonic()
     X, T, net_in, loss_in, opts = _split_args(args)
     loss_fcn, loss_name = loss_function(loss_in)
-    given_net = _is_network(net_in)
+    given_net = isinstance(net_in, dlnetwork)
     plan = ParallelPlan(opts.ExecutionEnvironment, _print)
     xp = execution_module(plan.device_environment, net_in if given_net else None)
     plan.select_device(xp)
@@ -169,15 +169,11 @@ def loss_function(loss: Any) -> tuple[LossFcn, str]:
                      "(Y, T) -> loss")
 
 
-def _is_network(x: Any) -> bool:
-    return hasattr(x, "Learnables") and hasattr(x, "Layers")
-
-
 def _fresh_network(net_in: Any, xp: Any) -> Any:
     """A network of our own on ``xp``: built from layers, or a copy of the caller's (its layer
     objects are copied; arrays are shared, since training only ever makes new ones),
     initialized first if it is not (as MATLAB's trainnet does)."""
-    if _is_network(net_in):
+    if isinstance(net_in, dlnetwork):
         check_single_io(net_in, "trainnet")
         net = copy.copy(net_in) if net_in.Initialized else net_in.initialize()
         return _initial_recurrent_states(network_on(net, xp))
