@@ -176,7 +176,8 @@ def backend_name(xp: Any) -> str:
     for name, backend in _devices.items():
         if backend.module is xp:
             return name
-    raise ValueError(f"{getattr(xp, '__name__', xp)!r} is not a registered array module")
+    raise ValueError(f"{getattr(xp, '__name__', xp)!r} is not a registered array module; the "
+                     "backends are " + ", ".join(repr(n) for n in ("numpy", *_devices)))
 
 
 def backend_module(name: str) -> Any:
@@ -184,7 +185,8 @@ def backend_module(name: str) -> Any:
     if name == "numpy":
         return np
     if name not in _devices:
-        raise ValueError(f"no backend named {name!r} is registered")
+        raise ValueError(f"no backend named {name!r} is registered; the backends are "
+                         + ", ".join(repr(n) for n in ("numpy", *_devices)))
     return _devices[name].module
 
 

@@ -33,10 +33,6 @@ def _shape(x: Any) -> tuple:
     return tuple(getattr(x, "shape", ()))
 
 
-def as_dlarray(x: Any) -> dlarray:
-    return x if isinstance(x, dlarray) else dlarray(x)
-
-
 # ---- broadcasting between labelled operands -------------------------------------------------
 
 def _operands(a: Any, b: Any) -> tuple[Any, Any, str]:
